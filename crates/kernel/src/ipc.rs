@@ -1,0 +1,423 @@
+//! The IPC slowpath: seL4's `sendIPC`, `receiveIPC`, `doIPCTransfer`, `setupCallerCap`,
+//! `doReplyTransfer`, fault delivery and kernel-generated replies.
+
+use crate::cspace::{self, LookupFault};
+use crate::object::{layout, Cap, EpState, Fault, ThreadState};
+use crate::preset::StepId;
+use crate::types::{CPtr, EpId, MessageInfo, SysError, TcbId, MSG_MAX_LENGTH};
+use crate::{Kernel, KernelEvent};
+use simcore::{Category, PAddr, PhysMem};
+
+/// Where a reply capability being used lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplySlot {
+    /// The caller slot of this TCB.
+    Caller(TcbId),
+    /// A CNode slot (a saved reply capability).
+    Slot(cspace::SlotRef),
+}
+
+/// Parameters of a send.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SendArgs {
+    pub blocking: bool,
+    pub do_call: bool,
+    pub badge: u64,
+    pub can_grant: bool,
+    pub can_grant_reply: bool,
+}
+
+impl Kernel {
+    pub(crate) fn set_state(&mut self, t: TcbId, s: ThreadState) {
+        self.touch_tcb(t, layout::TCB_STATE, 8);
+        self.tcbs[t.0 as usize].state = s;
+        // scheduleTCB: the running thread stopped being runnable.
+        if Some(t) == self.current
+            && self.sched.action == crate::SchedulerAction::ResumeCurrentThread
+            && !s.is_runnable()
+        {
+            self.reschedule_required();
+        }
+    }
+
+    pub(crate) fn reg(&self, t: TcbId, idx: usize) -> u64 {
+        self.tcbs[t.0 as usize].context.get(idx)
+    }
+
+    pub(crate) fn set_reg(&mut self, t: TcbId, idx: usize, v: u64) {
+        let mask = if self.abi.word_bytes == 4 { 0xffff_ffff } else { u64::MAX };
+        self.tcbs[t.0 as usize].context.set(idx, v & mask);
+    }
+
+    /// lookupIPCBuffer: the physical address of a thread's IPC buffer, if it is mapped
+    /// (and writable, for a receiver).
+    pub(crate) fn lookup_ipc_buffer(&self, t: TcbId, receiver: bool) -> Option<PAddr> {
+        let tcb = &self.tcbs[t.0 as usize];
+        if tcb.ipc_buffer.0 == 0 {
+            return None;
+        }
+        let vs = self.vspace_of(t)?;
+        let tr = self.translate(vs, tcb.ipc_buffer.0)?;
+        // The whole seL4_IPCBuffer must be inside one mapping: it is page aligned in practice;
+        // require the same page for its last word.
+        let last = tcb.ipc_buffer.0 + (MSG_MAX_LENGTH as u64 + 8) * u64::from(self.abi.word_bytes);
+        let tr_last = self.translate(vs, last)?;
+        if !tr.user || !tr.rights.read || (receiver && !tr.rights.write) || !tr_last.user {
+            return None;
+        }
+        Some(tr.paddr)
+    }
+
+    /// Looks up a capability in a thread's CSpace, charging one lookup step per level and
+    /// touching each slot read.
+    pub(crate) fn lookup_cap(&mut self, t: TcbId, cptr: u64) -> Result<cspace::Lookup, LookupFault> {
+        let root = self.tcbs[t.0 as usize].cspace_root;
+        self.touch_tcb(t, layout::TCB_SLOTS + layout::SLOT_CTABLE * layout::CTE_BYTES, layout::CTE_BYTES);
+        let mut touched = Vec::new();
+        let depth = self.abi.word_bytes * 8;
+        let r = cspace::resolve(&self.cnodes, root, CPtr(cptr), depth, &mut touched);
+        let levels = touched.len().max(1) as u32;
+        self.charge_step_n(StepId::LookupLevel, Category::KernelPath, levels);
+        for pa in touched {
+            self.touch(pa, layout::SLOT_BYTES);
+        }
+        r
+    }
+
+    /// sendIPC.
+    pub(crate) fn send_ipc(&mut self, thread: TcbId, ep: EpId, a: SendArgs, mem: &mut dyn PhysMem) {
+        self.charge_step(StepId::SendIpc, Category::KernelPath);
+        let ep_pa = self.endpoints[ep.0 as usize].paddr;
+        self.touch(ep_pa, layout::EP_BYTES);
+        match self.endpoints[ep.0 as usize].state {
+            EpState::Idle | EpState::Send => {
+                if a.blocking {
+                    self.set_state(
+                        thread,
+                        ThreadState::BlockedOnSend {
+                            ep,
+                            badge: a.badge,
+                            can_grant: a.can_grant,
+                            can_grant_reply: a.can_grant_reply,
+                            is_call: a.do_call,
+                        },
+                    );
+                    self.ep_append(ep, thread, EpState::Send);
+                }
+            }
+            EpState::Recv => {
+                let Some(dest) = self.ep_pop(ep) else { return };
+                self.do_ipc_transfer(thread, a.badge, a.can_grant, dest, mem);
+                self.set_state(dest, ThreadState::Running);
+                self.possible_switch_to(dest);
+                if a.do_call {
+                    if a.can_grant || a.can_grant_reply {
+                        self.setup_caller_cap(thread, dest, a.can_grant);
+                    } else {
+                        self.set_state(thread, ThreadState::Inactive);
+                    }
+                }
+            }
+        }
+    }
+
+    /// receiveIPC (without bound notifications).
+    pub(crate) fn receive_ipc(&mut self, thread: TcbId, ep: EpId, blocking: bool, mem: &mut dyn PhysMem) {
+        self.charge_step(StepId::ReceiveIpc, Category::KernelPath);
+        let ep_pa = self.endpoints[ep.0 as usize].paddr;
+        self.touch(ep_pa, layout::EP_BYTES);
+        match self.endpoints[ep.0 as usize].state {
+            EpState::Idle | EpState::Recv => {
+                if blocking {
+                    self.set_state(thread, ThreadState::BlockedOnReceive { ep });
+                    self.ep_append(ep, thread, EpState::Recv);
+                } else {
+                    // doNBRecvFailedTransfer: the badge register says "nothing".
+                    let b = self.abi.cap_or_badge;
+                    self.set_reg(thread, b, 0);
+                }
+            }
+            EpState::Send => {
+                let Some(sender) = self.ep_pop(ep) else { return };
+                let ThreadState::BlockedOnSend { badge, can_grant, can_grant_reply, is_call, .. } =
+                    self.tcbs[sender.0 as usize].state
+                else {
+                    return;
+                };
+                self.do_ipc_transfer(sender, badge, can_grant, thread, mem);
+                if is_call {
+                    if can_grant || can_grant_reply {
+                        self.setup_caller_cap(sender, thread, can_grant);
+                    } else {
+                        self.set_state(sender, ThreadState::Inactive);
+                    }
+                } else {
+                    self.set_state(sender, ThreadState::Running);
+                    self.possible_switch_to(sender);
+                }
+            }
+        }
+    }
+
+    fn ep_append(&mut self, ep: EpId, t: TcbId, state: EpState) {
+        self.charge_step(StepId::TcbQueueOp, Category::KernelPath);
+        self.touch_tcb(t, layout::TCB_QUEUE, 8);
+        let e = &mut self.endpoints[ep.0 as usize];
+        if let Some(&tail) = e.queue.back() {
+            e.queue.push_back(t);
+            e.state = state;
+            self.touch_tcb(tail, layout::TCB_QUEUE, 8);
+        } else {
+            e.queue.push_back(t);
+            e.state = state;
+        }
+    }
+
+    pub(crate) fn ep_pop(&mut self, ep: EpId) -> Option<TcbId> {
+        self.charge_step(StepId::TcbQueueOp, Category::KernelPath);
+        let e = &mut self.endpoints[ep.0 as usize];
+        let t = e.queue.pop_front()?;
+        if e.queue.is_empty() {
+            e.state = EpState::Idle;
+        }
+        self.touch_tcb(t, layout::TCB_QUEUE, 8);
+        Some(t)
+    }
+
+    /// Removes a thread from whatever endpoint queue it waits in (cancelIPC for endpoint states).
+    pub(crate) fn cancel_ipc(&mut self, t: TcbId) {
+        let ep = match self.tcbs[t.0 as usize].state {
+            ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnReceive { ep } => ep,
+            _ => return,
+        };
+        let e = &mut self.endpoints[ep.0 as usize];
+        e.queue.retain(|x| *x != t);
+        if e.queue.is_empty() {
+            e.state = EpState::Idle;
+        }
+    }
+
+    /// setupCallerCap: the sender waits for a reply; the receiver gets a one-shot reply capability.
+    pub(crate) fn setup_caller_cap(&mut self, sender: TcbId, receiver: TcbId, can_grant: bool) {
+        self.charge_step(StepId::SetupCallerCap, Category::KernelPath);
+        self.set_state(sender, ThreadState::BlockedOnReply);
+        // The master reply cap in the sender's TCB and the receiver's caller slot (cteInsert).
+        self.touch_tcb(sender, layout::TCB_SLOTS + layout::SLOT_REPLY * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.touch_tcb(receiver, layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.tcbs[receiver.0 as usize].caller = Cap::Reply { tcb: sender, master: false, can_grant };
+    }
+
+    /// deleteCallerCap: drop a stale reply capability before receiving.
+    pub(crate) fn delete_caller_cap(&mut self, t: TcbId) {
+        self.touch_tcb(t, layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.tcbs[t.0 as usize].caller = Cap::Null;
+    }
+
+    /// doIPCTransfer: a normal message, or a fault message if the sender is faulting.
+    pub(crate) fn do_ipc_transfer(
+        &mut self,
+        sender: TcbId,
+        badge: u64,
+        _can_grant: bool,
+        receiver: TcbId,
+        mem: &mut dyn PhysMem,
+    ) {
+        self.charge_step(StepId::DoIpcTransfer, Category::KernelPath);
+        let rbuf = self.lookup_ipc_buffer(receiver, true);
+        match self.tcbs[sender.0 as usize].fault {
+            None => {
+                let sbuf = self.lookup_ipc_buffer(sender, false);
+                let info = MessageInfo::from_word(self.reg(sender, self.abi.msg_info));
+                let n = self.copy_mrs(sender, sbuf, receiver, rbuf, usize::from(info.length), mem);
+                // Capability transfer (extraCaps) arrives with the complete kernel (Step 4): until then
+                // no capability is transferred, as seL4 does for a receiver without a receive slot.
+                let out = MessageInfo { label: info.label, caps_unwrapped: 0, extra_caps: 0, length: n as u8 };
+                self.set_reg(receiver, self.abi.msg_info, out.to_word());
+            }
+            Some(f) => {
+                let words = self.fault_message(sender, &f);
+                for (i, w) in words.iter().enumerate() {
+                    self.set_mr(receiver, rbuf, i, *w, mem);
+                }
+                let len = words.len().min(if rbuf.is_some() { MSG_MAX_LENGTH } else { self.abi.n_register_mrs });
+                self.set_reg(receiver, self.abi.msg_info, MessageInfo::new(f.label(), len as u8).to_word());
+            }
+        }
+        self.set_reg(receiver, self.abi.cap_or_badge, badge);
+        self.touch_tcb(receiver, layout::TCB_REGS, 2 * u64::from(self.abi.word_bytes));
+    }
+
+    /// copyMRs: register message registers, then IPC buffer to IPC buffer if both exist.
+    fn copy_mrs(
+        &mut self,
+        sender: TcbId,
+        sbuf: Option<PAddr>,
+        receiver: TcbId,
+        rbuf: Option<PAddr>,
+        n: usize,
+        mem: &mut dyn PhysMem,
+    ) -> usize {
+        let nreg = n.min(self.abi.n_register_mrs);
+        for i in 0..nreg {
+            let r = self.abi.mrs[i];
+            let v = self.reg(sender, r);
+            self.set_reg(receiver, r, v);
+        }
+        self.charge_step_n(StepId::CopyMr, Category::KernelPath, nreg as u32);
+        let (Some(sb), Some(rb)) = (sbuf, rbuf) else {
+            return nreg;
+        };
+        let wb = u64::from(self.abi.word_bytes);
+        let mut copied = nreg;
+        for i in nreg..n {
+            let off = (i as u64 + 1) * wb;
+            let Some(v) = mem.read_word(sb.offset(off), self.abi.word_bytes) else { break };
+            if !mem.write_word(rb.offset(off), self.abi.word_bytes, v) {
+                break;
+            }
+            self.touch(sb.offset(off), wb);
+            self.touch(rb.offset(off), wb);
+            copied += 1;
+        }
+        self.charge_step_n(StepId::CopyMrBuffer, Category::KernelPath, (copied - nreg) as u32);
+        copied
+    }
+
+    /// Writes message register `i` of `t`: a CPU register or its IPC buffer.
+    pub(crate) fn set_mr(&mut self, t: TcbId, buf: Option<PAddr>, i: usize, v: u64, mem: &mut dyn PhysMem) {
+        if i < self.abi.n_register_mrs {
+            let r = self.abi.mrs[i];
+            self.set_reg(t, r, v);
+        } else if let Some(b) = buf {
+            if i < MSG_MAX_LENGTH {
+                let off = (i as u64 + 1) * u64::from(self.abi.word_bytes);
+                mem.write_word(b.offset(off), self.abi.word_bytes, v);
+                self.touch(b.offset(off), u64::from(self.abi.word_bytes));
+            }
+        }
+    }
+
+    /// The message words seL4 sends for a fault (layouts of `seL4_CapFault_*` and `seL4_VMFault_*`).
+    fn fault_message(&self, t: TcbId, f: &Fault) -> Vec<u64> {
+        let ctx = &self.tcbs[t.0 as usize].context;
+        let ip = self.tcbs[t.0 as usize].restart_pc;
+        match *f {
+            Fault::CapFault { addr, in_recv_phase, lookup } => {
+                let mut v = vec![ip, addr, u64::from(in_recv_phase), lookup.type_number()];
+                v.extend(lookup.message_words());
+                v
+            }
+            Fault::VmFault { addr, instruction, fsr } => vec![ip, addr, u64::from(instruction), fsr],
+            Fault::UnknownSyscall { number } => {
+                // The architecture's full register set is sent by seL4; here the portable subset:
+                // IP, SP, and the syscall number.
+                vec![ip, ctx.get(self.abi.sp), number]
+            }
+            Fault::UserException { number, code } => vec![ip, ctx.get(self.abi.sp), number, code],
+        }
+    }
+
+    /// handleFault: send a fault message to the thread's fault handler, or stop the thread.
+    pub(crate) fn handle_fault(&mut self, t: TcbId, fault: Fault, mem: &mut dyn PhysMem) {
+        self.charge_step(StepId::HandleFault, Category::KernelPath);
+        self.stats.faults += 1;
+        self.touch_tcb(t, layout::TCB_FAULT, 8);
+        self.tcbs[t.0 as usize].fault = Some(fault);
+        let handler = self.tcbs[t.0 as usize].fault_handler;
+        let at = self.cost.now();
+        let delivered = match (handler != 0).then(|| self.lookup_cap(t, handler)) {
+            Some(Ok(l)) => match l.cap {
+                Cap::Endpoint { ep, badge, rights } if rights.write && (rights.grant || rights.grant_reply) => {
+                    let args = SendArgs {
+                        blocking: true,
+                        do_call: true,
+                        badge,
+                        can_grant: rights.grant,
+                        can_grant_reply: rights.grant_reply,
+                    };
+                    self.send_ipc(t, ep, args, mem);
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if !delivered {
+            // handleDoubleFault: no (valid) handler; the thread stops.
+            self.tcbs[t.0 as usize].fault = None;
+            self.cancel_ipc(t);
+            self.set_state(t, ThreadState::Inactive);
+            self.sched_dequeue(t);
+        }
+        self.events.push(KernelEvent::Fault { thread: t, fault, delivered, at });
+    }
+
+    /// doReplyTransfer: deliver a reply (or a fault reply) and wake the caller.
+    pub(crate) fn do_reply_transfer(
+        &mut self,
+        sender: TcbId,
+        receiver: TcbId,
+        slot: ReplySlot,
+        can_grant: bool,
+        mem: &mut dyn PhysMem,
+    ) {
+        self.charge_step(StepId::DoReplyTransfer, Category::KernelPath);
+        if self.tcbs[receiver.0 as usize].state != ThreadState::BlockedOnReply {
+            return;
+        }
+        match self.tcbs[receiver.0 as usize].fault {
+            None => {
+                self.do_ipc_transfer(sender, 0, can_grant, receiver, mem);
+                self.delete_reply_cap(slot);
+                self.set_state(receiver, ThreadState::Running);
+                self.possible_switch_to(receiver);
+            }
+            Some(f) => {
+                self.delete_reply_cap(slot);
+                let label = MessageInfo::from_word(self.reg(sender, self.abi.msg_info)).label;
+                // handleFaultReply: memory and capability faults always restart; the others
+                // restart when the reply's label is 0.
+                let restart = match f {
+                    Fault::CapFault { .. } | Fault::VmFault { .. } => true,
+                    Fault::UnknownSyscall { .. } | Fault::UserException { .. } => label == 0,
+                };
+                self.tcbs[receiver.0 as usize].fault = None;
+                if restart {
+                    self.set_state(receiver, ThreadState::Restart);
+                    self.possible_switch_to(receiver);
+                } else {
+                    self.set_state(receiver, ThreadState::Inactive);
+                }
+            }
+        }
+    }
+
+    fn delete_reply_cap(&mut self, slot: ReplySlot) {
+        match slot {
+            ReplySlot::Caller(t) => self.delete_caller_cap(t),
+            ReplySlot::Slot(s) => {
+                if let Some(c) = self.cnodes.get_mut(s.cnode.0 as usize).and_then(|c| c.slots.get_mut(s.index)) {
+                    *c = Cap::Null;
+                }
+            }
+        }
+    }
+
+    /// replyFromKernel_error: the caller gets the error code as the label and its details as MRs.
+    pub(crate) fn reply_error(&mut self, t: TcbId, err: SysError, detail: &[u64], mem: &mut dyn PhysMem) {
+        self.charge_step(StepId::SyscallError, Category::KernelPath);
+        let buf = self.lookup_ipc_buffer(t, true);
+        for (i, w) in detail.iter().enumerate() {
+            self.set_mr(t, buf, i, *w, mem);
+        }
+        self.set_reg(t, self.abi.cap_or_badge, 0);
+        let info = MessageInfo::new(err as u64, detail.len() as u8);
+        self.set_reg(t, self.abi.msg_info, info.to_word());
+    }
+
+    /// replyFromKernel_success_empty.
+    pub(crate) fn reply_success_empty(&mut self, t: TcbId) {
+        self.set_reg(t, self.abi.cap_or_badge, 0);
+        self.set_reg(t, self.abi.msg_info, 0);
+    }
+}

@@ -1,0 +1,597 @@
+//! # kernel — the simulated seL4
+//!
+//! The part of seL4 (non-MCS) that IPC needs, done as seL4 does it, plus the hooks through which
+//! every path states what it costs. Design principles, in order:
+//!
+//! 1. **No ISA, no emulator.** The kernel sees user registers only as the register file saved in the
+//!    current TCB, by ABI role ([`simcore::RegisterAbi`]); it works on TCBs and objects and returns what
+//!    the backend must do next ([`Resume`]). Physical memory (IPC buffers) is reached through
+//!    [`simcore::PhysMem`].
+//! 2. **seL4's structure and vocabulary.** `send_ipc`, `receive_ipc`, `do_ipc_transfer`,
+//!    `setup_caller_cap`, `do_reply_transfer`, `possible_switch_to`, `schedule`; the fastpath is a
+//!    straight line of checks that fall back to the slowpath exactly where seL4's does.
+//! 3. **Every path prices itself.** A path charges the instruction mix its real counterpart executes
+//!    (from the [`preset::KernelPreset`]) and touches the objects it reads and writes at their simulated
+//!    physical addresses, so the cache and TLB models see them.
+//! 4. **Guest behaviour never panics the host.** Bad capabilities become seL4 errors or capability
+//!    faults; bad memory accesses become VM faults delivered to the fault handler, or stop the thread.
+#![forbid(unsafe_code)]
+
+pub mod cspace;
+mod fastpath;
+mod ipc;
+pub mod object;
+pub mod preset;
+mod sched;
+mod syscall;
+pub mod types;
+pub mod vspace;
+
+use object::{layout, CNode, Cap, Endpoint, EpState, Fault, Frame, Mapping, Tcb, ThreadState, VSpace, VmRights};
+use preset::{CodePaths, KernelPreset, PresetError, StepId};
+use simcore::{Asid, Category, CostModel, Cycles, PAddr, Primitive, RegisterAbi, UserContext, VAddr};
+use types::{CNodeId, EpId, FrameId, TcbId, VSpaceId};
+use vspace::{Translation, VSpaceGeometry};
+
+pub use sched::SchedulerAction;
+
+/// What the kernel is built with: the ABI and page-table geometry of the ISA backend, the kernel
+/// preset (software facts), the simulated RAM, and switches.
+#[derive(Clone, Debug)]
+pub struct KernelConfig {
+    /// Register roles of the ISA's seL4 ABI.
+    pub abi: RegisterAbi,
+    /// Page-table geometry and kernel window.
+    pub geometry: VSpaceGeometry,
+    /// ISA family whose code paths the preset must supply (`aarch32`).
+    pub isa: String,
+    /// Architecture whose address-space switch sequence the preset must supply (`armv7`).
+    pub arch: String,
+    /// Average bytes per kernel instruction (for the kernel's instruction-cache footprint).
+    pub insn_bytes: u32,
+    /// The kernel preset.
+    pub preset: KernelPreset,
+    /// Physical base of RAM.
+    pub ram_base: PAddr,
+    /// Bytes of RAM.
+    pub ram_size: u64,
+    /// Bytes at the bottom of RAM reserved for the kernel image (its text).
+    pub kernel_image_bytes: u64,
+    /// Use the IPC fastpath for Call and ReplyRecv.
+    pub fastpath: bool,
+}
+
+/// Errors of system construction (not of guest behaviour, which never errors the host).
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    /// Simulated RAM is exhausted.
+    #[error("out of simulated physical memory: needed {needed} bytes, {left} left")]
+    OutOfMemory {
+        /// Requested bytes.
+        needed: u64,
+        /// Bytes left.
+        left: u64,
+    },
+    /// The preset does not cover this ISA or architecture.
+    #[error(transparent)]
+    Preset(#[from] PresetError),
+    /// A mapping could not be made.
+    #[error(transparent)]
+    Map(#[from] vspace::MapError),
+    /// A construction call named something that does not exist or does not fit.
+    #[error("invalid construction request: {0}")]
+    Invalid(String),
+    /// All 255 hardware ASIDs are in use.
+    #[error("out of hardware ASIDs")]
+    OutOfAsids,
+}
+
+/// Something the backend observed that enters the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A system-call trap (the saved PC points past the syscall instruction).
+    Syscall,
+    /// A memory fault (the saved PC points at the faulting instruction).
+    VmFault {
+        /// The faulting address.
+        addr: u64,
+        /// True for an instruction fetch.
+        instruction: bool,
+        /// True for a write.
+        write: bool,
+        /// Architecture fault status, as the backend reports it.
+        fsr: u64,
+    },
+    /// Any other exception (undefined instruction, ...), the saved PC at the instruction.
+    UserException {
+        /// Architecture exception number.
+        number: u64,
+        /// Architecture code.
+        code: u64,
+    },
+}
+
+/// What the backend must do after a kernel entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// Load this thread's registers and address space and continue.
+    Thread(TcbId),
+    /// No thread is runnable (every thread blocked or inactive).
+    Idle,
+    /// A thread asked to stop the machine (seL4_DebugHalt).
+    Halt(TcbId),
+}
+
+/// Something worth reporting that happened in the kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelEvent {
+    /// A thread faulted; `delivered` says whether a fault handler got the message.
+    Fault {
+        /// The faulting thread.
+        thread: TcbId,
+        /// The fault.
+        fault: Fault,
+        /// Whether it went to a fault handler (false: the thread was made inactive).
+        delivered: bool,
+        /// Simulated time.
+        at: Cycles,
+    },
+    /// seL4_DebugPutChar output.
+    PutChar {
+        /// The thread.
+        thread: TcbId,
+        /// The byte.
+        byte: u8,
+    },
+}
+
+/// Counts of kernel paths taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Kernel entries of any kind.
+    pub entries: u64,
+    /// Calls completed on the fastpath.
+    pub fastpath_call: u64,
+    /// ReplyRecvs completed on the fastpath.
+    pub fastpath_reply_recv: u64,
+    /// System calls handled by the slowpath.
+    pub slowpath: u64,
+    /// Faults taken.
+    pub faults: u64,
+    /// Thread switches.
+    pub switches: u64,
+}
+
+/// The simulated kernel.
+#[derive(Debug)]
+pub struct Kernel {
+    cost: CostModel,
+    abi: RegisterAbi,
+    geo: VSpaceGeometry,
+    paths: CodePaths,
+    switch_seq: Vec<Primitive>,
+    text: Vec<(PAddr, u64)>,
+    ram_base: PAddr,
+    ram_size: u64,
+    next_free: u64,
+    fastpath: bool,
+    pub(crate) tcbs: Vec<Tcb>,
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) cnodes: Vec<CNode>,
+    pub(crate) vspaces: Vec<VSpace>,
+    pub(crate) frames: Vec<Frame>,
+    pub(crate) sched: sched::Scheduler,
+    pub(crate) current: Option<TcbId>,
+    /// The address space the hardware currently runs in (None = the kernel's own / idle).
+    active_vspace: Option<VSpaceId>,
+    events: Vec<KernelEvent>,
+    stats: KernelStats,
+    preset_name: String,
+}
+
+fn align_up(v: u64, a: u64) -> u64 {
+    (v + a - 1) & !(a - 1)
+}
+
+impl Kernel {
+    /// A kernel with no objects yet, pricing with `cost`.
+    pub fn new(cfg: KernelConfig, cost: CostModel) -> Result<Kernel, KernelError> {
+        let paths = cfg.preset.paths(&cfg.isa)?.clone();
+        let switch_seq = cfg.preset.switch_sequence(&cfg.arch)?;
+        if cfg.kernel_image_bytes >= cfg.ram_size {
+            return Err(KernelError::Invalid("kernel image does not fit in RAM".into()));
+        }
+        // Lay the kernel's paths out as consecutive text regions, 64-byte aligned, so the
+        // instruction-cache model sees their footprint.
+        let mut text = Vec::new();
+        let mut off = 0u64;
+        for id in StepId::ALL {
+            let bytes = u64::from(paths.step(id).mix().instructions()) * u64::from(cfg.insn_bytes.max(1));
+            text.push((cfg.ram_base.offset(off), bytes));
+            off = align_up(off + bytes.max(4), 64);
+        }
+        if off > cfg.kernel_image_bytes {
+            return Err(KernelError::Invalid("kernel text larger than the reserved kernel image".into()));
+        }
+        Ok(Kernel {
+            cost,
+            abi: cfg.abi,
+            geo: cfg.geometry,
+            paths,
+            switch_seq,
+            text,
+            ram_base: cfg.ram_base,
+            ram_size: cfg.ram_size,
+            next_free: cfg.ram_base.0 + cfg.kernel_image_bytes,
+            fastpath: cfg.fastpath,
+            tcbs: Vec::new(),
+            endpoints: Vec::new(),
+            cnodes: Vec::new(),
+            vspaces: Vec::new(),
+            frames: Vec::new(),
+            sched: sched::Scheduler::new(),
+            current: None,
+            active_vspace: None,
+            events: Vec::new(),
+            stats: KernelStats::default(),
+            preset_name: cfg.preset.name.clone(),
+        })
+    }
+
+    // ---- construction (what a root task or the system builder does) ----
+
+    /// Allocates `bytes` of simulated physical memory aligned to `align` (a power of two).
+    pub fn alloc_phys(&mut self, bytes: u64, align: u64) -> Result<PAddr, KernelError> {
+        let align = align.max(1).next_power_of_two();
+        let start = align_up(self.next_free, align);
+        let end = self.ram_base.0 + self.ram_size;
+        if start.checked_add(bytes).is_none_or(|e| e > end) {
+            return Err(KernelError::OutOfMemory { needed: bytes, left: end.saturating_sub(self.next_free) });
+        }
+        self.next_free = start + bytes;
+        Ok(PAddr(start))
+    }
+
+    /// Creates an endpoint.
+    pub fn create_endpoint(&mut self) -> Result<EpId, KernelError> {
+        let paddr = self.alloc_phys(layout::EP_BYTES, layout::EP_BYTES)?;
+        self.endpoints.push(Endpoint { paddr, state: EpState::Idle, queue: Default::default() });
+        Ok(EpId((self.endpoints.len() - 1) as u32))
+    }
+
+    /// Creates a CNode of 2^radix_bits slots.
+    pub fn create_cnode(&mut self, radix_bits: u8) -> Result<CNodeId, KernelError> {
+        if radix_bits == 0 || radix_bits > 16 {
+            return Err(KernelError::Invalid(format!("CNode radix {radix_bits} not in 1..=16")));
+        }
+        let bytes = (1u64 << radix_bits) * layout::SLOT_BYTES;
+        let paddr = self.alloc_phys(bytes, bytes)?;
+        self.cnodes.push(CNode { paddr, radix_bits, slots: vec![Cap::Null; 1usize << radix_bits] });
+        Ok(CNodeId((self.cnodes.len() - 1) as u32))
+    }
+
+    /// Puts `cap` into slot `index` of `cnode`.
+    pub fn set_cap(&mut self, cnode: CNodeId, index: usize, cap: Cap) -> Result<(), KernelError> {
+        let slot = self
+            .cnodes
+            .get_mut(cnode.0 as usize)
+            .and_then(|c| c.slots.get_mut(index))
+            .ok_or_else(|| KernelError::Invalid(format!("no slot {index} in CNode {}", cnode.0)))?;
+        *slot = cap;
+        Ok(())
+    }
+
+    /// The capability in slot `index` of `cnode`.
+    pub fn cap(&self, cnode: CNodeId, index: usize) -> Option<Cap> {
+        self.cnodes.get(cnode.0 as usize)?.slots.get(index).copied()
+    }
+
+    /// Creates an empty address space with its own hardware ASID.
+    pub fn create_vspace(&mut self) -> Result<VSpaceId, KernelError> {
+        let asid = u16::try_from(self.vspaces.len() + 1).map_err(|_| KernelError::OutOfAsids)?;
+        if asid > 255 {
+            return Err(KernelError::OutOfAsids);
+        }
+        let bytes = self.geo.l1_table_bytes();
+        let paddr = self.alloc_phys(bytes, bytes)?;
+        self.vspaces.push(VSpace::new(&self.geo, paddr, Asid(asid)));
+        Ok(VSpaceId((self.vspaces.len() - 1) as u32))
+    }
+
+    /// Allocates a 4 KiB frame of user memory.
+    pub fn create_frame(&mut self) -> Result<FrameId, KernelError> {
+        let size = 1u64 << self.geo.page_bits;
+        let paddr = self.alloc_phys(size, size)?;
+        self.frames.push(Frame { paddr, size_bits: self.geo.page_bits as u8 });
+        Ok(FrameId((self.frames.len() - 1) as u32))
+    }
+
+    /// The physical address of a frame.
+    pub fn frame_paddr(&self, f: FrameId) -> Option<PAddr> {
+        self.frames.get(f.0 as usize).map(|f| f.paddr)
+    }
+
+    /// Maps `frame` at `va` in `vs` with `rights`, creating the second-level table if needed.
+    pub fn map_frame(&mut self, vs: VSpaceId, va: u64, frame: FrameId, rights: VmRights) -> Result<(), KernelError> {
+        let paddr = self.frame_paddr(frame).ok_or_else(|| KernelError::Invalid("no such frame".into()))?;
+        self.map_paddr(vs, va, paddr, rights, true)
+    }
+
+    /// Maps physical page `paddr` at `va` (user or kernel-only).
+    pub fn map_paddr(
+        &mut self,
+        vs: VSpaceId,
+        va: u64,
+        paddr: PAddr,
+        rights: VmRights,
+        user: bool,
+    ) -> Result<(), KernelError> {
+        let geo = self.geo;
+        let needs = self
+            .vspaces
+            .get(vs.0 as usize)
+            .ok_or_else(|| KernelError::Invalid("no such vspace".into()))?
+            .needs_table(&geo, va);
+        if needs {
+            let bytes = geo.l2_table_bytes();
+            let t = self.alloc_phys(bytes, bytes)?;
+            self.vspaces[vs.0 as usize].add_table(&geo, va, t);
+        }
+        self.vspaces[vs.0 as usize].map(&geo, va, Mapping { paddr, rights, user })?;
+        Ok(())
+    }
+
+    /// Creates a thread (inactive until [`Kernel::resume`]).
+    pub fn create_tcb(
+        &mut self,
+        name: &str,
+        cspace_root: Cap,
+        vspace: VSpaceId,
+        priority: u8,
+    ) -> Result<TcbId, KernelError> {
+        if !matches!(cspace_root, Cap::CNode { .. }) {
+            return Err(KernelError::Invalid("a thread's CSpace root must be a CNode capability".into()));
+        }
+        if vspace.0 as usize >= self.vspaces.len() {
+            return Err(KernelError::Invalid("no such vspace".into()));
+        }
+        let paddr = self.alloc_phys(layout::TCB_BYTES, layout::TCB_BYTES)?;
+        self.tcbs.push(Tcb {
+            paddr,
+            name: name.to_string(),
+            context: UserContext::default(),
+            state: ThreadState::Inactive,
+            priority,
+            cspace_root,
+            vspace_root: Cap::VSpace { vspace },
+            caller: Cap::Null,
+            ipc_buffer: VAddr(0),
+            fault_handler: 0,
+            fault: None,
+            queued: false,
+            restart_pc: 0,
+        });
+        Ok(TcbId((self.tcbs.len() - 1) as u32))
+    }
+
+    /// Sets a thread's IPC buffer address (seL4_TCB_SetIPCBuffer).
+    pub fn set_ipc_buffer(&mut self, t: TcbId, va: VAddr) -> Result<(), KernelError> {
+        self.tcb_checked(t)?.ipc_buffer = va;
+        Ok(())
+    }
+
+    /// Sets a thread's fault-handler capability pointer (0 = none).
+    pub fn set_fault_handler(&mut self, t: TcbId, cptr: u64) -> Result<(), KernelError> {
+        self.tcb_checked(t)?.fault_handler = cptr;
+        Ok(())
+    }
+
+    fn tcb_checked(&mut self, t: TcbId) -> Result<&mut Tcb, KernelError> {
+        self.tcbs.get_mut(t.0 as usize).ok_or_else(|| KernelError::Invalid(format!("no thread {}", t.0)))
+    }
+
+    /// Makes a thread runnable (seL4_TCB_Resume).
+    pub fn resume(&mut self, t: TcbId) -> Result<(), KernelError> {
+        let tcb = self.tcb_checked(t)?;
+        if tcb.state == ThreadState::Inactive {
+            tcb.state = ThreadState::Running;
+            self.sched.enqueue(&mut self.tcbs, t);
+        }
+        Ok(())
+    }
+
+    /// Chooses the first thread to run, as the kernel does at the end of boot.
+    pub fn start(&mut self) -> Resume {
+        self.sched.action = SchedulerAction::ChooseNewThread;
+        self.schedule();
+        match self.current {
+            Some(t) => {
+                self.note_switch(t);
+                Resume::Thread(t)
+            }
+            None => Resume::Idle,
+        }
+    }
+
+    // ---- what the backend reads ----
+
+    /// The running thread (None = idle).
+    pub fn current(&self) -> Option<TcbId> {
+        self.current
+    }
+
+    /// A thread.
+    pub fn tcb(&self, t: TcbId) -> Option<&Tcb> {
+        self.tcbs.get(t.0 as usize)
+    }
+
+    /// A thread's saved registers, for the backend to save into and load from.
+    pub fn context_mut(&mut self, t: TcbId) -> Option<&mut UserContext> {
+        self.tcbs.get_mut(t.0 as usize).map(|t| &mut t.context)
+    }
+
+    /// Every thread, in creation order.
+    pub fn threads(&self) -> impl Iterator<Item = (TcbId, &Tcb)> {
+        self.tcbs.iter().enumerate().map(|(i, t)| (TcbId(i as u32), t))
+    }
+
+    /// The address space a thread runs in.
+    pub fn vspace_of(&self, t: TcbId) -> Option<VSpaceId> {
+        match self.tcbs.get(t.0 as usize)?.vspace_root {
+            Cap::VSpace { vspace } => Some(vspace),
+            _ => None,
+        }
+    }
+
+    /// The hardware ASID of an address space.
+    pub fn asid_of(&self, vs: VSpaceId) -> Option<Asid> {
+        self.vspaces.get(vs.0 as usize).map(|v| v.asid)
+    }
+
+    /// Translates `va` in `vs` through the kernel's page-table objects.
+    pub fn translate(&self, vs: VSpaceId, va: u64) -> Option<Translation> {
+        self.vspaces.get(vs.0 as usize)?.translate(&self.geo, (self.ram_base.0, self.ram_size), va)
+    }
+
+    /// The descriptors a hardware walk of `va` in `vs` reads.
+    pub fn walk_path(&self, vs: VSpaceId, va: u64) -> simcore::WalkPath {
+        self.vspaces.get(vs.0 as usize).map(|v| v.walk_path(&self.geo, va)).unwrap_or_default()
+    }
+
+    /// The page-table geometry.
+    pub fn geometry(&self) -> &VSpaceGeometry {
+        &self.geo
+    }
+
+    /// The register ABI.
+    pub fn abi(&self) -> &RegisterAbi {
+        &self.abi
+    }
+
+    /// The cost model (ledger, caches, TLBs).
+    pub fn cost(&self) -> &CostModel {
+        &self.cost
+    }
+
+    /// The cost model, for the backend to charge user execution.
+    pub fn cost_mut(&mut self) -> &mut CostModel {
+        &mut self.cost
+    }
+
+    /// What happened so far (faults, debug output).
+    pub fn events(&self) -> &[KernelEvent] {
+        &self.events
+    }
+
+    /// Path counters.
+    pub fn stats(&self) -> KernelStats {
+        self.stats
+    }
+
+    /// The preset's name.
+    pub fn preset_name(&self) -> &str {
+        &self.preset_name
+    }
+
+    /// Whether the fastpath is enabled.
+    pub fn fastpath_enabled(&self) -> bool {
+        self.fastpath
+    }
+
+    /// Physical RAM as (base, size).
+    pub fn ram(&self) -> (PAddr, u64) {
+        (self.ram_base, self.ram_size)
+    }
+
+    // ---- pricing helpers used by every path ----
+
+    /// Charges one preset step to `cat`, and fetches its text through the instruction cache.
+    pub(crate) fn charge_step(&mut self, id: StepId, cat: Category) {
+        let mix = self.paths.step(id).mix();
+        self.cost.charge_mix(cat, &mix);
+        let (pa, bytes) = self.text[id as usize];
+        if bytes > 0 {
+            let va = VAddr(self.geo.kernel_base + (pa.0 - self.ram_base.0));
+            self.kernel_fetch(va, pa, bytes);
+        }
+    }
+
+    /// Charges a step `n` times (e.g. per message register).
+    pub(crate) fn charge_step_n(&mut self, id: StepId, cat: Category, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let mix = self.paths.step(id).mix();
+        let mut total = simcore::InsnMix::default();
+        for _ in 0..n {
+            total = total.plus(&mix);
+        }
+        self.cost.charge_mix(cat, &total);
+        let (pa, bytes) = self.text[id as usize];
+        if bytes > 0 {
+            let va = VAddr(self.geo.kernel_base + (pa.0 - self.ram_base.0));
+            self.kernel_fetch(va, pa, bytes);
+        }
+    }
+
+    fn kernel_va(&self, pa: PAddr) -> VAddr {
+        VAddr(self.geo.kernel_base + pa.0.saturating_sub(self.ram_base.0))
+    }
+
+    fn kernel_fetch(&mut self, va: VAddr, pa: PAddr, bytes: u64) {
+        let walk = self.kernel_walk(va);
+        self.cost.fetch(va, pa, bytes, true, &mut || walk);
+    }
+
+    fn kernel_walk(&self, va: VAddr) -> simcore::WalkPath {
+        match self.active_vspace.and_then(|v| self.vspaces.get(v.0 as usize)) {
+            Some(v) => v.walk_path(&self.geo, va.0),
+            None => simcore::WalkPath::default(),
+        }
+    }
+
+    /// A kernel data access to `bytes` at physical `pa` (through the kernel window).
+    pub(crate) fn touch(&mut self, pa: PAddr, bytes: u64) {
+        let va = self.kernel_va(pa);
+        let walk = self.kernel_walk(va);
+        self.cost.data(va, pa, bytes, true, &mut || walk);
+    }
+
+    /// Touches a field of a TCB.
+    pub(crate) fn touch_tcb(&mut self, t: TcbId, offset: u64, bytes: u64) {
+        if let Some(pa) = self.tcbs.get(t.0 as usize).map(|x| x.paddr) {
+            self.touch(pa.offset(offset), bytes);
+        }
+    }
+
+    /// Bytes of the saved register file.
+    pub(crate) fn regs_bytes(&self) -> u64 {
+        u64::from(self.abi.saved_registers) * u64::from(self.abi.word_bytes)
+    }
+
+    /// Records a switch of the running thread: the address-space switch sequence, the new ASID,
+    /// and the ledger's thread attribution.
+    pub(crate) fn note_switch(&mut self, t: TcbId) {
+        let vs = self.vspace_of(t);
+        if vs != self.active_vspace || self.cost.ledger().thread() != Some(t.0) {
+            self.stats.switches += 1;
+        }
+        if let Some(vs) = vs {
+            if Some(vs) != self.active_vspace {
+                let seq = self.switch_seq.clone();
+                self.cost.primitives(Category::AddressSpaceSwitch, &seq);
+                // The hardware walks from the new page directory from now on; seL4 also reads the
+                // stored hardware ASID from it.
+                let pd = self.vspaces[vs.0 as usize].paddr;
+                self.touch(pd, u64::from(self.abi.word_bytes));
+                let asid = self.vspaces[vs.0 as usize].asid;
+                self.cost.set_asid(asid);
+                self.active_vspace = Some(vs);
+            }
+        }
+        self.cost.set_thread(Some(t.0));
+    }
+}
+
+#[cfg(test)]
+mod tests;

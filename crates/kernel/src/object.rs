@@ -1,0 +1,309 @@
+//! Kernel objects (seL4's Table III subset this kernel has so far) and capabilities.
+//!
+//! Every object has a simulated physical address, so the cost model's caches and TLBs see the
+//! kernel's accesses to it; [`layout`] gives the offsets of the fields the IPC paths touch.
+
+use crate::types::{CNodeId, EpId, FrameId, Rights, TcbId, VSpaceId};
+use simcore::{Asid, PAddr, UserContext, VAddr};
+use std::collections::VecDeque;
+
+/// Offsets of the fields the kernel's paths touch inside objects, modelled on seL4's aarch32
+/// layout (a 512-byte TCB block whose first half holds the TCB's CNode slots).
+pub mod layout {
+    /// Size of a TCB block (seL4_TCBBits = 9 on aarch32).
+    pub const TCB_BYTES: u64 = 512;
+    /// The TCB's capability slots (CTable, VTable, Reply, Caller, IPC buffer), 16 bytes each.
+    pub const TCB_SLOTS: u64 = 0;
+    /// Bytes per capability table entry (two-word cap + two-word MDB node).
+    pub const CTE_BYTES: u64 = 16;
+    /// Slot index of the CSpace root.
+    pub const SLOT_CTABLE: u64 = 0;
+    /// Slot index of the VSpace root.
+    pub const SLOT_VTABLE: u64 = 1;
+    /// Slot index of the master reply cap.
+    pub const SLOT_REPLY: u64 = 2;
+    /// Slot index of the caller (reply) cap.
+    pub const SLOT_CALLER: u64 = 3;
+    /// The saved user registers (the `tcb_t` proper starts at half the block).
+    pub const TCB_REGS: u64 = 256;
+    /// Thread state word(s), after the register file.
+    pub const TCB_STATE: u64 = 256 + 0x50;
+    /// Endpoint/scheduler queue links and priority.
+    pub const TCB_QUEUE: u64 = 256 + 0x60;
+    /// Fault word(s) and fault handler.
+    pub const TCB_FAULT: u64 = 256 + 0x70;
+    /// Size of an endpoint object (seL4_EndpointBits = 4).
+    pub const EP_BYTES: u64 = 16;
+    /// Size of one CNode slot.
+    pub const SLOT_BYTES: u64 = 16;
+}
+
+/// A capability: a typed, rights-bearing reference to a kernel object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Cap {
+    /// An empty slot.
+    #[default]
+    Null,
+    /// An endpoint capability with its badge and rights.
+    Endpoint {
+        /// The endpoint.
+        ep: EpId,
+        /// Badge delivered to receivers (0 = unbadged).
+        badge: u64,
+        /// Rights.
+        rights: Rights,
+    },
+    /// A reply capability (seL4 non-MCS): the master one lives in the TCB's reply slot, the
+    /// one-shot one in the receiver's caller slot.
+    Reply {
+        /// The thread to reply to.
+        tcb: TcbId,
+        /// True for the master reply capability.
+        master: bool,
+        /// Whether the reply may grant capabilities.
+        can_grant: bool,
+    },
+    /// A CNode capability with its guard.
+    CNode {
+        /// The CNode.
+        cnode: CNodeId,
+        /// Guard value.
+        guard: u64,
+        /// Guard size in bits.
+        guard_bits: u8,
+    },
+    /// A thread capability.
+    Tcb {
+        /// The TCB.
+        tcb: TcbId,
+    },
+    /// The root of an address space (seL4's page directory capability), with its ASID once assigned.
+    VSpace {
+        /// The VSpace.
+        vspace: VSpaceId,
+    },
+    /// A frame of memory.
+    Frame {
+        /// The frame.
+        frame: FrameId,
+        /// Whether writes are allowed.
+        writable: bool,
+    },
+}
+
+impl Cap {
+    /// seL4's name for the capability type, for diagnostics.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Cap::Null => "null_cap",
+            Cap::Endpoint { .. } => "endpoint_cap",
+            Cap::Reply { .. } => "reply_cap",
+            Cap::CNode { .. } => "cnode_cap",
+            Cap::Tcb { .. } => "thread_cap",
+            Cap::VSpace { .. } => "page_directory_cap",
+            Cap::Frame { .. } => "frame_cap",
+        }
+    }
+}
+
+/// A thread's scheduling/IPC state (seL4's `_thread_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Not runnable and not waiting (never started, suspended, or stopped after a fault with no handler).
+    Inactive,
+    /// Runnable.
+    Running,
+    /// Runnable; will re-execute its system call (or faulting instruction) when next activated.
+    Restart,
+    /// Waiting in an endpoint's receive queue.
+    BlockedOnReceive {
+        /// The endpoint.
+        ep: EpId,
+    },
+    /// Waiting in an endpoint's send queue.
+    BlockedOnSend {
+        /// The endpoint.
+        ep: EpId,
+        /// Badge of the capability used.
+        badge: u64,
+        /// The capability had the Grant right.
+        can_grant: bool,
+        /// The capability had the GrantReply right.
+        can_grant_reply: bool,
+        /// The send is the first half of a Call.
+        is_call: bool,
+    },
+    /// Waiting for a reply after a Call (or a fault message).
+    BlockedOnReply,
+}
+
+impl ThreadState {
+    /// True for states the scheduler may run.
+    pub fn is_runnable(self) -> bool {
+        matches!(self, ThreadState::Running | ThreadState::Restart)
+    }
+}
+
+/// A fault a thread took, as seL4 records it in `tcbFault` and sends in a fault message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A capability lookup failed (seL4_Fault_CapFault).
+    CapFault {
+        /// The capability address that failed.
+        addr: u64,
+        /// True if it failed in the receive phase.
+        in_recv_phase: bool,
+        /// The lookup failure.
+        lookup: crate::cspace::LookupFault,
+    },
+    /// An unknown system call number (seL4_Fault_UnknownSyscall).
+    UnknownSyscall {
+        /// The syscall number register.
+        number: u64,
+    },
+    /// A processor exception other than a memory fault (seL4_Fault_UserException).
+    UserException {
+        /// Architecture-specific exception number.
+        number: u64,
+        /// Architecture-specific code.
+        code: u64,
+    },
+    /// A memory-management fault (seL4_Fault_VMFault).
+    VmFault {
+        /// The faulting address.
+        addr: u64,
+        /// True for an instruction fetch (prefetch abort).
+        instruction: bool,
+        /// Fault status, in the architecture's encoding as the backend reports it.
+        fsr: u64,
+    },
+}
+
+impl Fault {
+    /// The fault message label (seL4_FaultType, non-MCS numbering).
+    pub fn label(&self) -> u64 {
+        match self {
+            Fault::CapFault { .. } => 1,
+            Fault::UnknownSyscall { .. } => 2,
+            Fault::UserException { .. } => 3,
+            Fault::VmFault { .. } => 5,
+        }
+    }
+}
+
+/// A thread control block.
+#[derive(Clone, Debug)]
+pub struct Tcb {
+    /// Simulated physical address of the TCB block.
+    pub paddr: PAddr,
+    /// A name for reports.
+    pub name: String,
+    /// The saved user registers.
+    pub context: UserContext,
+    /// Scheduling/IPC state.
+    pub state: ThreadState,
+    /// Priority, 0..=255.
+    pub priority: u8,
+    /// The CSpace root capability (TCB slot CTable).
+    pub cspace_root: Cap,
+    /// The VSpace root capability (TCB slot VTable).
+    pub vspace_root: Cap,
+    /// The caller slot: the reply capability of the thread that Called this one.
+    pub caller: Cap,
+    /// Virtual address of the IPC buffer (0 = none).
+    pub ipc_buffer: VAddr,
+    /// Capability pointer of the fault handler endpoint (0 = none).
+    pub fault_handler: u64,
+    /// The fault being handled, if any.
+    pub fault: Option<Fault>,
+    /// In a ready queue.
+    pub queued: bool,
+    /// Where the thread resumes if restarted: its system call or faulting instruction (seL4's FaultIP).
+    pub restart_pc: u64,
+}
+
+/// An endpoint's state (seL4's `EPState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EpState {
+    /// No one waiting.
+    Idle,
+    /// Senders waiting.
+    Send,
+    /// Receivers waiting.
+    Recv,
+}
+
+/// An IPC endpoint: a queue of waiting senders or receivers.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// Simulated physical address.
+    pub paddr: PAddr,
+    /// State.
+    pub state: EpState,
+    /// Waiting threads, head first.
+    pub queue: VecDeque<TcbId>,
+}
+
+/// A CNode: 2^radix capability slots.
+#[derive(Clone, Debug)]
+pub struct CNode {
+    /// Simulated physical address.
+    pub paddr: PAddr,
+    /// log2 of the slot count.
+    pub radix_bits: u8,
+    /// The slots.
+    pub slots: Vec<Cap>,
+}
+
+/// A frame of physical memory.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// Physical address.
+    pub paddr: PAddr,
+    /// log2 of the size.
+    pub size_bits: u8,
+}
+
+/// Access rights of a page mapping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmRights {
+    /// Readable.
+    pub read: bool,
+    /// Writable.
+    pub write: bool,
+    /// Executable.
+    pub exec: bool,
+}
+
+/// One page mapping in a page table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// Physical address of the page.
+    pub paddr: PAddr,
+    /// Rights.
+    pub rights: VmRights,
+    /// Accessible from user mode (false = kernel-only).
+    pub user: bool,
+}
+
+/// A second-level page table.
+#[derive(Clone, Debug)]
+pub struct PageTable {
+    /// Simulated physical address.
+    pub paddr: PAddr,
+    /// Entries.
+    pub entries: Vec<Option<Mapping>>,
+}
+
+/// An address space: a top-level table (seL4's page directory) and its second-level tables.
+#[derive(Clone, Debug)]
+pub struct VSpace {
+    /// Physical address of the top-level table.
+    pub paddr: PAddr,
+    /// The hardware ASID assigned to it.
+    pub asid: Asid,
+    /// Top-level entries: index into `tables`.
+    pub l1: Vec<Option<u32>>,
+    /// The second-level tables.
+    pub tables: Vec<PageTable>,
+}

@@ -1,0 +1,364 @@
+//! Kernel presets: the software facts of one kernel design — what each of its paths executes,
+//! stated as instruction counts by class with their sources, shared by every machine it runs on.
+//! (Hardware facts live in `simcore::Profile`.)
+
+use serde::Deserialize;
+use simcore::{InsnMix, Primitive};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One kernel path step: its instruction mix and where the counts come from.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// ALU instructions.
+    #[serde(default)]
+    pub alu: u32,
+    /// Multiplies.
+    #[serde(default)]
+    pub mul: u32,
+    /// Loads.
+    #[serde(default)]
+    pub load: u32,
+    /// Stores.
+    #[serde(default)]
+    pub store: u32,
+    /// Branches.
+    #[serde(default)]
+    pub branch: u32,
+    /// Load-multiple instructions.
+    #[serde(default)]
+    pub ldm: u32,
+    /// Registers moved by load-multiples.
+    #[serde(default)]
+    pub ldm_regs: u32,
+    /// Store-multiple instructions.
+    #[serde(default)]
+    pub stm: u32,
+    /// Registers moved by store-multiples.
+    #[serde(default)]
+    pub stm_regs: u32,
+    /// System-register reads.
+    #[serde(default)]
+    pub coproc_read: u32,
+    /// System-register writes.
+    #[serde(default)]
+    pub coproc_write: u32,
+    /// Data barriers.
+    #[serde(default)]
+    pub barrier: u32,
+    /// Instruction barriers.
+    #[serde(default)]
+    pub isb: u32,
+    /// Where the counts were read.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Why the counts are an estimate.
+    #[serde(default)]
+    pub estimate: Option<String>,
+}
+
+impl Step {
+    /// The instruction mix.
+    pub fn mix(&self) -> InsnMix {
+        InsnMix {
+            alu: self.alu,
+            mul: self.mul,
+            load: self.load,
+            store: self.store,
+            branch: self.branch,
+            ldm: self.ldm,
+            ldm_regs: self.ldm_regs,
+            stm: self.stm,
+            stm_regs: self.stm_regs,
+            coproc_read: self.coproc_read,
+            coproc_write: self.coproc_write,
+            barrier: self.barrier,
+            isb: self.isb,
+        }
+    }
+
+    /// True if the counts are an estimate.
+    pub fn is_estimate(&self) -> bool {
+        self.estimate.is_some()
+    }
+}
+
+/// The paths of one kernel, for one ISA family (e.g. `aarch32`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodePaths {
+    /// Syscall entry stub: saving the user registers.
+    pub entry: Step,
+    /// Exit stub: restoring the user registers and returning.
+    pub exit: Step,
+    /// fastpath_call, without MR copying, address-space switch and exit.
+    pub fastpath_call: Step,
+    /// fastpath_reply_recv, with the same exclusions.
+    pub fastpath_reply_recv: Step,
+    /// Per message register copied by the fastpath.
+    pub copy_mr: Step,
+    /// Dispatch of a slowpath syscall.
+    pub slowpath_entry: Step,
+    /// One level of capability lookup.
+    pub lookup_level: Step,
+    /// Decoding an endpoint invocation.
+    pub decode_invocation: Step,
+    /// sendIPC without the transfer.
+    pub send_ipc: Step,
+    /// receiveIPC without the transfer.
+    pub receive_ipc: Step,
+    /// doIPCTransfer fixed part.
+    pub do_ipc_transfer: Step,
+    /// Per message register copied between IPC buffers.
+    pub copy_mr_buffer: Step,
+    /// Creating the reply capability.
+    pub setup_caller_cap: Step,
+    /// doReplyTransfer fixed part incl. deleting the reply cap.
+    pub do_reply_transfer: Step,
+    /// schedule() without chooseThread.
+    pub schedule: Step,
+    /// chooseThread.
+    pub choose_thread: Step,
+    /// switchToThread without the address-space switch.
+    pub switch_to_thread: Step,
+    /// possibleSwitchTo.
+    pub possible_switch_to: Step,
+    /// One queue operation.
+    pub tcb_queue_op: Step,
+    /// handleFault + fault message set-up.
+    pub handle_fault: Step,
+    /// Returning a syscall error.
+    pub syscall_error: Step,
+}
+
+impl CodePaths {
+    /// Every step with its name.
+    pub fn steps(&self) -> Vec<(&'static str, &Step)> {
+        StepId::ALL.iter().map(|id| (id.name(), self.step(*id))).collect()
+    }
+}
+
+/// Names a step of [`CodePaths`] (for pricing and for the kernel text layout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StepId {
+    /// The `entry` step.
+    Entry,
+    /// The `exit` step.
+    Exit,
+    /// The `fastpath_call` step.
+    FastpathCall,
+    /// The `fastpath_reply_recv` step.
+    FastpathReplyRecv,
+    /// The `copy_mr` step.
+    CopyMr,
+    /// The `slowpath_entry` step.
+    SlowpathEntry,
+    /// The `lookup_level` step.
+    LookupLevel,
+    /// The `decode_invocation` step.
+    DecodeInvocation,
+    /// The `send_ipc` step.
+    SendIpc,
+    /// The `receive_ipc` step.
+    ReceiveIpc,
+    /// The `do_ipc_transfer` step.
+    DoIpcTransfer,
+    /// The `copy_mr_buffer` step.
+    CopyMrBuffer,
+    /// The `setup_caller_cap` step.
+    SetupCallerCap,
+    /// The `do_reply_transfer` step.
+    DoReplyTransfer,
+    /// The `schedule` step.
+    Schedule,
+    /// The `choose_thread` step.
+    ChooseThread,
+    /// The `switch_to_thread` step.
+    SwitchToThread,
+    /// The `possible_switch_to` step.
+    PossibleSwitchTo,
+    /// The `tcb_queue_op` step.
+    TcbQueueOp,
+    /// The `handle_fault` step.
+    HandleFault,
+    /// The `syscall_error` step.
+    SyscallError,
+}
+
+impl StepId {
+    /// Every step, in file order.
+    pub const ALL: [StepId; 21] = [StepId::Entry, StepId::Exit, StepId::FastpathCall, StepId::FastpathReplyRecv, StepId::CopyMr, StepId::SlowpathEntry, StepId::LookupLevel, StepId::DecodeInvocation, StepId::SendIpc, StepId::ReceiveIpc, StepId::DoIpcTransfer, StepId::CopyMrBuffer, StepId::SetupCallerCap, StepId::DoReplyTransfer, StepId::Schedule, StepId::ChooseThread, StepId::SwitchToThread, StepId::PossibleSwitchTo, StepId::TcbQueueOp, StepId::HandleFault, StepId::SyscallError];
+
+    /// The step's name in the preset file.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepId::Entry => "entry",
+            StepId::Exit => "exit",
+            StepId::FastpathCall => "fastpath_call",
+            StepId::FastpathReplyRecv => "fastpath_reply_recv",
+            StepId::CopyMr => "copy_mr",
+            StepId::SlowpathEntry => "slowpath_entry",
+            StepId::LookupLevel => "lookup_level",
+            StepId::DecodeInvocation => "decode_invocation",
+            StepId::SendIpc => "send_ipc",
+            StepId::ReceiveIpc => "receive_ipc",
+            StepId::DoIpcTransfer => "do_ipc_transfer",
+            StepId::CopyMrBuffer => "copy_mr_buffer",
+            StepId::SetupCallerCap => "setup_caller_cap",
+            StepId::DoReplyTransfer => "do_reply_transfer",
+            StepId::Schedule => "schedule",
+            StepId::ChooseThread => "choose_thread",
+            StepId::SwitchToThread => "switch_to_thread",
+            StepId::PossibleSwitchTo => "possible_switch_to",
+            StepId::TcbQueueOp => "tcb_queue_op",
+            StepId::HandleFault => "handle_fault",
+            StepId::SyscallError => "syscall_error",
+        }
+    }
+}
+
+impl CodePaths {
+    /// The step named by `id`.
+    pub fn step(&self, id: StepId) -> &Step {
+        match id {
+            StepId::Entry => &self.entry,
+            StepId::Exit => &self.exit,
+            StepId::FastpathCall => &self.fastpath_call,
+            StepId::FastpathReplyRecv => &self.fastpath_reply_recv,
+            StepId::CopyMr => &self.copy_mr,
+            StepId::SlowpathEntry => &self.slowpath_entry,
+            StepId::LookupLevel => &self.lookup_level,
+            StepId::DecodeInvocation => &self.decode_invocation,
+            StepId::SendIpc => &self.send_ipc,
+            StepId::ReceiveIpc => &self.receive_ipc,
+            StepId::DoIpcTransfer => &self.do_ipc_transfer,
+            StepId::CopyMrBuffer => &self.copy_mr_buffer,
+            StepId::SetupCallerCap => &self.setup_caller_cap,
+            StepId::DoReplyTransfer => &self.do_reply_transfer,
+            StepId::Schedule => &self.schedule,
+            StepId::ChooseThread => &self.choose_thread,
+            StepId::SwitchToThread => &self.switch_to_thread,
+            StepId::PossibleSwitchTo => &self.possible_switch_to,
+            StepId::TcbQueueOp => &self.tcb_queue_op,
+            StepId::HandleFault => &self.handle_fault,
+            StepId::SyscallError => &self.syscall_error,
+        }
+    }
+}
+
+/// A kernel preset.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelPreset {
+    /// Command-line name.
+    pub name: String,
+    /// What it models.
+    pub description: String,
+    /// The source version the counts were taken from.
+    pub version: String,
+    /// Paths per ISA family (`aarch32`, `ia32`, `x86_64`).
+    pub code: BTreeMap<String, CodePaths>,
+    /// Address-space switch primitive sequence per architecture (`armv7`, `armv6`, ...).
+    pub vspace_switch: BTreeMap<String, Vec<String>>,
+}
+
+/// Why a preset could not be loaded or used.
+#[derive(Debug, thiserror::Error)]
+pub enum PresetError {
+    /// The file could not be read.
+    #[error("cannot read kernel preset {path}: {err}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        err: std::io::Error,
+    },
+    /// Bad TOML or schema.
+    #[error("invalid kernel preset {path}: {msg}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        msg: String,
+    },
+    /// The preset has no paths for this ISA / architecture.
+    #[error("kernel preset {preset} does not support {what}")]
+    Unsupported {
+        /// The preset.
+        preset: String,
+        /// The missing ISA family or architecture.
+        what: String,
+    },
+}
+
+/// Parses a primitive name used in `vspace_switch`.
+pub fn primitive_from_name(n: &str) -> Option<Primitive> {
+    Some(match n {
+        "barrier" => Primitive::Barrier,
+        "isb" => Primitive::Isb,
+        "page_table_base_write" => Primitive::PageTableBaseWrite,
+        "asid_write" => Primitive::AsidWrite,
+        "domain_write" => Primitive::DomainWrite,
+        "tlb_flush_all" => Primitive::TlbFlushAll,
+        "btac_flush" => Primitive::BtacFlush,
+        _ => return None,
+    })
+}
+
+impl KernelPreset {
+    /// Parses and validates a preset from TOML text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<KernelPreset, PresetError> {
+        let p: KernelPreset = toml::from_str(text)
+            .map_err(|e| PresetError::Invalid { path: origin.into(), msg: e.to_string() })?;
+        for (isa, paths) in &p.code {
+            for (name, s) in paths.steps() {
+                if s.source.is_some() == s.estimate.is_some() {
+                    return Err(PresetError::Invalid {
+                        path: origin.into(),
+                        msg: format!("code.{isa}.{name}: give exactly one of `source` or `estimate`"),
+                    });
+                }
+            }
+        }
+        for (arch, seq) in &p.vspace_switch {
+            for n in seq {
+                if primitive_from_name(n).is_none() {
+                    return Err(PresetError::Invalid {
+                        path: origin.into(),
+                        msg: format!("vspace_switch.{arch}: unknown primitive `{n}`"),
+                    });
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// Loads a preset file.
+    pub fn load(path: &Path) -> Result<KernelPreset, PresetError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| PresetError::Io { path: path.display().to_string(), err })?;
+        KernelPreset::from_toml(&text, &path.display().to_string())
+    }
+
+    /// The paths for an ISA family.
+    pub fn paths(&self, isa: &str) -> Result<&CodePaths, PresetError> {
+        self.code
+            .get(isa)
+            .ok_or_else(|| PresetError::Unsupported { preset: self.name.clone(), what: format!("ISA {isa}") })
+    }
+
+    /// The address-space switch sequence for an architecture.
+    pub fn switch_sequence(&self, arch: &str) -> Result<Vec<Primitive>, PresetError> {
+        let seq = self.vspace_switch.get(arch).ok_or_else(|| PresetError::Unsupported {
+            preset: self.name.clone(),
+            what: format!("architecture {arch}"),
+        })?;
+        Ok(seq.iter().filter_map(|n| primitive_from_name(n)).collect())
+    }
+
+    /// How many steps (for `isa`) are estimates.
+    pub fn estimate_count(&self, isa: &str) -> usize {
+        self.code.get(isa).map_or(0, |c| c.steps().iter().filter(|(_, s)| s.is_estimate()).count())
+    }
+}

@@ -1,0 +1,222 @@
+//! Kernel entry: `handleSyscall` and the fault entries, the invocation decoder, and the exit
+//! back to user mode. One function per system call, one shared tail.
+
+use crate::cspace::LookupFault;
+use crate::ipc::{ReplySlot, SendArgs};
+use crate::object::{layout, Cap, Fault, ThreadState};
+use crate::preset::StepId;
+use crate::types::{MessageInfo, SysError, Syscall, TcbId};
+use crate::{Event, Kernel, Resume};
+use simcore::{Category, PhysMem, Primitive};
+
+impl Kernel {
+    /// Handles one kernel entry of the current thread, whose registers the backend has saved into
+    /// its TCB, and says what runs next. Never panics on guest behaviour.
+    pub fn handle(&mut self, event: Event, mem: &mut dyn PhysMem) -> Resume {
+        self.stats.entries += 1;
+        let Some(t) = self.current else {
+            // Nothing was running: nothing to do but choose.
+            self.sched.action = crate::SchedulerAction::ChooseNewThread;
+            return self.exit(None);
+        };
+        let prev = Some(t);
+        self.cost.primitive(Category::TrapEntry, Primitive::ExceptionEntry);
+        self.charge_step(StepId::Entry, Category::StateSave);
+        let regs = self.regs_bytes();
+        self.touch_tcb(t, layout::TCB_REGS, regs);
+        match event {
+            Event::Syscall => {
+                let pc = self.reg(t, self.abi.pc);
+                self.tcbs[t.0 as usize].restart_pc = pc.wrapping_sub(self.abi.syscall_insn_bytes);
+                if let Some(r) = self.handle_syscall(t, mem) {
+                    return r;
+                }
+            }
+            Event::VmFault { addr, instruction, write: _, fsr } => {
+                self.tcbs[t.0 as usize].restart_pc = self.reg(t, self.abi.pc);
+                self.handle_fault(t, Fault::VmFault { addr, instruction, fsr }, mem);
+            }
+            Event::UserException { number, code } => {
+                self.tcbs[t.0 as usize].restart_pc = self.reg(t, self.abi.pc);
+                self.handle_fault(t, Fault::UserException { number, code }, mem);
+            }
+        }
+        self.schedule();
+        self.activate_thread();
+        self.exit(prev)
+    }
+
+    /// handleSyscall. Returns `Some` when the path already decided how to leave the kernel
+    /// (the fastpath, or a halt).
+    fn handle_syscall(&mut self, t: TcbId, mem: &mut dyn PhysMem) -> Option<Resume> {
+        let number = self.reg(t, self.abi.syscall);
+        let Some(sc) = Syscall::from_word(number, self.abi.word_bytes) else {
+            self.charge_step(StepId::SlowpathEntry, Category::KernelPath);
+            self.stats.slowpath += 1;
+            self.handle_fault(t, Fault::UnknownSyscall { number }, mem);
+            return None;
+        };
+        if self.fastpath {
+            let done = match sc {
+                Syscall::Call => self.fastpath_call(t),
+                Syscall::ReplyRecv => self.fastpath_reply_recv(t),
+                _ => false,
+            };
+            if done {
+                let next = self.current;
+                return Some(self.exit_to(Some(t), next));
+            }
+        }
+        self.charge_step(StepId::SlowpathEntry, Category::KernelPath);
+        self.stats.slowpath += 1;
+        match sc {
+            Syscall::Call => self.handle_invocation(t, true, true, mem),
+            Syscall::Send => self.handle_invocation(t, false, true, mem),
+            Syscall::NBSend => self.handle_invocation(t, false, false, mem),
+            Syscall::Recv => self.handle_recv(t, true, mem),
+            Syscall::NBRecv => self.handle_recv(t, false, mem),
+            Syscall::Reply => self.handle_reply(t, mem),
+            Syscall::ReplyRecv => {
+                self.handle_reply(t, mem);
+                self.handle_recv(t, true, mem);
+            }
+            Syscall::Yield => self.handle_yield(),
+            Syscall::DebugPutChar => {
+                let byte = self.reg(t, self.abi.cap_or_badge) as u8;
+                self.events.push(crate::KernelEvent::PutChar { thread: t, byte });
+            }
+            Syscall::DebugHalt => {
+                // The halting thread's exit is still priced, so the ledger is complete.
+                self.charge_step(StepId::Exit, Category::StateRestore);
+                self.cost.primitive(Category::TrapExit, Primitive::ExceptionReturn);
+                return Some(Resume::Halt(t));
+            }
+        }
+        None
+    }
+
+    /// handleInvocation: Call, Send, NBSend on a capability.
+    fn handle_invocation(&mut self, t: TcbId, is_call: bool, blocking: bool, mem: &mut dyn PhysMem) {
+        let cptr = self.reg(t, self.abi.cap_or_badge);
+        let info = MessageInfo::from_word(self.reg(t, self.abi.msg_info));
+        let lookup = match self.lookup_cap(t, cptr) {
+            Ok(l) => l,
+            Err(lf) => {
+                if blocking {
+                    self.handle_fault(t, Fault::CapFault { addr: cptr, in_recv_phase: false, lookup: lf }, mem);
+                }
+                return;
+            }
+        };
+        self.charge_step(StepId::DecodeInvocation, Category::KernelPath);
+        let result = match lookup.cap {
+            Cap::Endpoint { ep, badge, rights } => {
+                if !rights.write {
+                    Err((SysError::InvalidCapability, vec![0]))
+                } else {
+                    self.set_state(t, ThreadState::Restart);
+                    let args = SendArgs {
+                        blocking,
+                        do_call: is_call,
+                        badge,
+                        can_grant: rights.grant,
+                        can_grant_reply: rights.grant_reply,
+                    };
+                    self.send_ipc(t, ep, args, mem);
+                    Ok(())
+                }
+            }
+            Cap::Reply { master: true, .. } | Cap::Null => Err((SysError::InvalidCapability, vec![0])),
+            Cap::Reply { tcb: caller, master: false, can_grant } => {
+                self.set_state(t, ThreadState::Restart);
+                self.do_reply_transfer(t, caller, ReplySlot::Slot(lookup.slot), can_grant, mem);
+                Ok(())
+            }
+            // Invocations of other objects arrive with the complete kernel (Step 4); until then
+            // they are refused the way seL4 refuses an operation the object does not support.
+            Cap::CNode { .. } | Cap::Tcb { .. } | Cap::VSpace { .. } | Cap::Frame { .. } => {
+                let _ = info.label;
+                Err((SysError::IllegalOperation, vec![]))
+            }
+        };
+        match result {
+            Err((e, detail)) => {
+                if is_call {
+                    self.reply_error(t, e, &detail, mem);
+                }
+            }
+            Ok(()) => {
+                if self.tcbs[t.0 as usize].state == ThreadState::Restart {
+                    if is_call {
+                        self.reply_success_empty(t);
+                    }
+                    self.set_state(t, ThreadState::Running);
+                }
+            }
+        }
+    }
+
+    /// handleRecv (endpoints; notifications arrive with the complete kernel).
+    fn handle_recv(&mut self, t: TcbId, blocking: bool, mem: &mut dyn PhysMem) {
+        let cptr = self.reg(t, self.abi.cap_or_badge);
+        match self.lookup_cap(t, cptr) {
+            Err(lf) => {
+                self.handle_fault(t, Fault::CapFault { addr: cptr, in_recv_phase: true, lookup: lf }, mem);
+            }
+            Ok(l) => match l.cap {
+                Cap::Endpoint { ep, rights, .. } if rights.read => {
+                    self.delete_caller_cap(t);
+                    self.receive_ipc(t, ep, blocking, mem);
+                }
+                _ => {
+                    let lf = LookupFault::MissingCapability { bits_left: 0 };
+                    self.handle_fault(t, Fault::CapFault { addr: cptr, in_recv_phase: true, lookup: lf }, mem);
+                }
+            },
+        }
+    }
+
+    /// handleReply: use the reply capability in the caller slot, if any.
+    fn handle_reply(&mut self, t: TcbId, mem: &mut dyn PhysMem) {
+        self.touch_tcb(t, layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES, layout::CTE_BYTES);
+        if let Cap::Reply { tcb: caller, master: false, can_grant } = self.tcbs[t.0 as usize].caller {
+            self.do_reply_transfer(t, caller, ReplySlot::Caller(t), can_grant, mem);
+        }
+    }
+
+    /// activateThread: a restarted thread re-executes its system call or faulting instruction.
+    fn activate_thread(&mut self) {
+        let Some(t) = self.current else { return };
+        if self.tcbs[t.0 as usize].state == ThreadState::Restart {
+            let pc = self.tcbs[t.0 as usize].restart_pc;
+            self.set_reg(t, self.abi.pc, pc);
+            self.set_state(t, ThreadState::Running);
+        }
+    }
+
+    /// The shared tail of every slowpath entry.
+    fn exit(&mut self, prev: Option<TcbId>) -> Resume {
+        if prev.is_none() {
+            self.schedule();
+            self.activate_thread();
+        }
+        let next = self.current;
+        self.exit_to(prev, next)
+    }
+
+    /// Leaves the kernel into `next`: address-space switch if the thread changed, then the exit
+    /// stub and the exception return.
+    pub(crate) fn exit_to(&mut self, prev: Option<TcbId>, next: Option<TcbId>) -> Resume {
+        let Some(n) = next else {
+            return Resume::Idle;
+        };
+        if prev != Some(n) {
+            self.note_switch(n);
+        }
+        self.charge_step(StepId::Exit, Category::StateRestore);
+        let regs = self.regs_bytes();
+        self.touch_tcb(n, layout::TCB_REGS, regs);
+        self.cost.primitive(Category::TrapExit, Primitive::ExceptionReturn);
+        Resume::Thread(n)
+    }
+}

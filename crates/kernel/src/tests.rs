@@ -1,0 +1,359 @@
+//! Kernel tests without an emulator: threads are driven by setting their saved registers and
+//! entering the kernel, exactly as the ISA backend does after a trap.
+
+use super::*;
+use crate::object::VmRights;
+use crate::types::{MessageInfo, Rights, SysError, Syscall};
+use simcore::{PhysMem, Profile, VecPhysMem};
+
+const PROFILE: &str = include_str!("../../../fixtures/profiles/cortex-a9.toml");
+
+fn test_preset() -> KernelPreset {
+    let mut s = String::from("name = \"test\"\ndescription = \"unit-test preset\"\nversion = \"none\"\n");
+    for id in StepId::ALL {
+        s.push_str(&format!("[code.aarch32.{}]\nalu = 3\nload = 1\nestimate = \"test\"\n", id.name()));
+    }
+    s.push_str("[vspace_switch]\narmv7 = [\"barrier\", \"page_table_base_write\", \"isb\"]\n");
+    KernelPreset::from_toml(&s, "test").expect("test preset")
+}
+
+const ABI: RegisterAbi = RegisterAbi {
+    syscall: 7,
+    cap_or_badge: 0,
+    msg_info: 1,
+    mrs: [2, 3, 4, 5],
+    n_register_mrs: 4,
+    pc: 15,
+    sp: 13,
+    word_bytes: 4,
+    saved_registers: 17,
+    syscall_insn_bytes: 4,
+};
+
+const RAM: u64 = 0x4000_0000;
+const IPC_VA: u64 = 0x8000;
+
+struct Sys {
+    k: Kernel,
+    mem: VecPhysMem,
+    client: TcbId,
+    server: TcbId,
+}
+
+/// A client and a server in their own address spaces; client slot 1 = endpoint (badge 0x61,
+/// write + grant-reply), server slot 1 = endpoint (read). Both have IPC buffers.
+fn system(fastpath: bool, client_rights: Rights) -> Sys {
+    let profile = Profile::from_toml(PROFILE, "cortex-a9").expect("profile");
+    let cfg = KernelConfig {
+        abi: ABI,
+        geometry: VSpaceGeometry::ARM_SHORT,
+        isa: "aarch32".into(),
+        arch: "armv7".into(),
+        insn_bytes: 4,
+        preset: test_preset(),
+        ram_base: PAddr(RAM),
+        ram_size: 16 << 20,
+        kernel_image_bytes: 1 << 20,
+        fastpath,
+    };
+    let mut k = Kernel::new(cfg, CostModel::new(profile)).expect("kernel");
+    let ep = k.create_endpoint().unwrap();
+    let mut threads = vec![];
+    for (name, cap) in [
+        ("client", Cap::Endpoint { ep, badge: 0x61, rights: client_rights }),
+        ("server", Cap::Endpoint { ep, badge: 0, rights: Rights::READ }),
+    ] {
+        let cn = k.create_cnode(8).unwrap();
+        k.set_cap(cn, 1, cap).unwrap();
+        let vs = k.create_vspace().unwrap();
+        let f = k.create_frame().unwrap();
+        k.map_frame(vs, IPC_VA, f, VmRights { read: true, write: true, exec: false }).unwrap();
+        let root = Cap::CNode { cnode: cn, guard: 0, guard_bits: 24 };
+        let t = k.create_tcb(name, root, vs, 100).unwrap();
+        k.set_ipc_buffer(t, VAddr(IPC_VA)).unwrap();
+        k.context_mut(t).unwrap().set(15, 0x10000);
+        threads.push(t);
+    }
+    let mem = VecPhysMem::new(PAddr(RAM), 16 << 20);
+    Sys { k, mem, client: threads[0], server: threads[1] }
+}
+
+impl Sys {
+    /// The current thread executes a syscall with the given registers.
+    fn syscall(&mut self, t: TcbId, sc: Syscall, cap: u64, info: MessageInfo, mrs: &[u64]) -> Resume {
+        assert_eq!(self.k.current(), Some(t), "thread {t:?} is not running");
+        let ctx = self.k.context_mut(t).unwrap();
+        ctx.set(7, sc.number() as u64 & 0xffff_ffff);
+        ctx.set(0, cap);
+        ctx.set(1, info.to_word());
+        for (i, v) in mrs.iter().enumerate() {
+            ctx.set(2 + i, *v);
+        }
+        let pc = ctx.get(15);
+        ctx.set(15, pc + 4);
+        self.k.handle(Event::Syscall, &mut self.mem)
+    }
+
+    fn reg(&self, t: TcbId, r: usize) -> u64 {
+        self.k.tcb(t).unwrap().context.get(r)
+    }
+
+    fn state(&self, t: TcbId) -> ThreadState {
+        self.k.tcb(t).unwrap().state
+    }
+
+    /// Starts with the server waiting in Recv and the client running.
+    fn server_waiting(&mut self) {
+        self.k.resume(self.server).unwrap();
+        assert_eq!(self.k.start(), Resume::Thread(self.server));
+        let r = self.syscall(self.server, Syscall::Recv, 1, MessageInfo::default(), &[]);
+        assert_eq!(r, Resume::Idle);
+        self.k.resume(self.client).unwrap();
+        assert_eq!(self.k.start(), Resume::Thread(self.client));
+    }
+}
+
+#[test]
+fn call_blocks_the_client_until_the_server_replies() {
+    for fastpath in [false, true] {
+        let mut s = system(fastpath, Rights { read: false, write: true, grant: false, grant_reply: true });
+        s.server_waiting();
+        let (c, sv) = (s.client, s.server);
+        let r = s.syscall(c, Syscall::Call, 1, MessageInfo::new(7, 2), &[11, 22]);
+        assert_eq!(r, Resume::Thread(sv));
+        assert_eq!(s.state(c), ThreadState::BlockedOnReply);
+        assert_eq!(s.reg(sv, 2), 11);
+        assert_eq!(s.reg(sv, 3), 22);
+        assert_eq!(MessageInfo::from_word(s.reg(sv, 1)), MessageInfo::new(7, 2));
+        // The server replies and waits again: the client runs with the reply.
+        let r = s.syscall(sv, Syscall::ReplyRecv, 1, MessageInfo::new(0, 1), &[33]);
+        assert_eq!(r, Resume::Thread(c));
+        assert_eq!(s.state(c), ThreadState::Running);
+        assert_eq!(s.reg(c, 2), 33);
+        assert_eq!(s.reg(c, 0), 0, "a reply carries no badge");
+        assert!(matches!(s.state(sv), ThreadState::BlockedOnReceive { .. }));
+        let st = s.k.stats();
+        if fastpath {
+            assert_eq!((st.fastpath_call, st.fastpath_reply_recv), (1, 1));
+        } else {
+            assert_eq!((st.fastpath_call, st.fastpath_reply_recv), (0, 0));
+        }
+    }
+}
+
+#[test]
+fn the_badge_of_the_senders_capability_arrives() {
+    for fastpath in [false, true] {
+        let mut s = system(fastpath, Rights::ALL);
+        s.server_waiting();
+        s.syscall(s.client, Syscall::Call, 1, MessageInfo::new(0, 0), &[]);
+        assert_eq!(s.reg(s.server, 0), 0x61);
+    }
+}
+
+#[test]
+fn fastpath_and_slowpath_give_identical_register_state() {
+    let run = |fastpath: bool| {
+        let mut s = system(fastpath, Rights::ALL);
+        s.server_waiting();
+        let (c, sv) = (s.client, s.server);
+        let mut out = vec![];
+        for i in 0..5u64 {
+            s.syscall(c, Syscall::Call, 1, MessageInfo::new(i, 4), &[i, i + 1, i + 2, i + 3]);
+            out.push(s.k.tcb(sv).unwrap().context);
+            s.syscall(sv, Syscall::ReplyRecv, 1, MessageInfo::new(i + 9, 3), &[i * 7, 1, 2]);
+            out.push(s.k.tcb(c).unwrap().context);
+        }
+        (out, s.state(c), s.state(sv))
+    };
+    assert_eq!(run(true), run(false));
+}
+
+#[test]
+fn a_long_message_goes_through_the_ipc_buffers_on_the_slowpath() {
+    let mut s = system(true, Rights::ALL);
+    s.server_waiting();
+    let (c, sv) = (s.client, s.server);
+    // Put MR4..MR9 in the client's IPC buffer.
+    let cvs = s.k.vspace_of(c).unwrap();
+    let cbuf = s.k.translate(cvs, IPC_VA).unwrap().paddr;
+    for i in 4..10u64 {
+        s.mem.write_word(cbuf.offset((i + 1) * 4), 4, 100 + i);
+    }
+    s.syscall(c, Syscall::Call, 1, MessageInfo::new(1, 10), &[0, 1, 2, 3]);
+    assert_eq!(s.k.stats().fastpath_call, 0, "10 MRs do not fit the fastpath");
+    let svs = s.k.vspace_of(sv).unwrap();
+    let sbuf = s.k.translate(svs, IPC_VA).unwrap().paddr;
+    for i in 4..10u64 {
+        assert_eq!(s.mem.read_word(sbuf.offset((i + 1) * 4), 4), Some(100 + i));
+    }
+    assert_eq!(MessageInfo::from_word(s.reg(sv, 1)).length, 10);
+}
+
+#[test]
+fn call_without_write_right_returns_invalid_capability() {
+    let mut s = system(true, Rights::READ);
+    s.server_waiting();
+    let c = s.client;
+    let r = s.syscall(c, Syscall::Call, 1, MessageInfo::new(0, 0), &[]);
+    assert_eq!(r, Resume::Thread(c));
+    let mi = MessageInfo::from_word(s.reg(c, 1));
+    assert_eq!(mi.label, SysError::InvalidCapability as u64);
+    assert_eq!(mi.length, 1);
+    assert_eq!(s.reg(c, 2), 0, "invalidCapNumber 0");
+    assert_eq!(s.state(c), ThreadState::Running);
+}
+
+#[test]
+fn call_on_an_empty_slot_returns_invalid_capability() {
+    let mut s = system(true, Rights::ALL);
+    s.server_waiting();
+    let c = s.client;
+    s.syscall(c, Syscall::Call, 5, MessageInfo::new(0, 0), &[]);
+    assert_eq!(MessageInfo::from_word(s.reg(c, 1)).label, SysError::InvalidCapability as u64);
+}
+
+#[test]
+fn call_on_a_non_endpoint_returns_illegal_operation() {
+    let mut s = system(true, Rights::ALL);
+    let cn = match s.k.tcb(s.client).unwrap().cspace_root {
+        Cap::CNode { cnode, .. } => cnode,
+        _ => unreachable!(),
+    };
+    s.k.set_cap(cn, 2, Cap::CNode { cnode: cn, guard: 0, guard_bits: 24 }).unwrap();
+    s.server_waiting();
+    let c = s.client;
+    s.syscall(c, Syscall::Call, 2, MessageInfo::new(0, 0), &[]);
+    assert_eq!(MessageInfo::from_word(s.reg(c, 1)).label, SysError::IllegalOperation as u64);
+}
+
+#[test]
+fn call_on_an_unresolvable_cptr_is_a_capability_fault_and_stops_the_thread_without_handler() {
+    let mut s = system(true, Rights::ALL);
+    s.server_waiting();
+    let c = s.client;
+    let r = s.syscall(c, Syscall::Call, 0x1234_5678, MessageInfo::new(0, 0), &[]);
+    assert_eq!(r, Resume::Idle);
+    assert_eq!(s.state(c), ThreadState::Inactive);
+    assert!(matches!(
+        s.k.events().last(),
+        Some(KernelEvent::Fault { fault: Fault::CapFault { in_recv_phase: false, .. }, delivered: false, .. })
+    ));
+}
+
+#[test]
+fn a_vm_fault_goes_to_the_fault_handler_and_the_thread_restarts_on_reply() {
+    let mut s = system(true, Rights::ALL);
+    // The server is the client's fault handler: client slot 3 = endpoint with grant.
+    let cn = match s.k.tcb(s.client).unwrap().cspace_root {
+        Cap::CNode { cnode, .. } => cnode,
+        _ => unreachable!(),
+    };
+    let ep = match s.k.cap(cn, 1).unwrap() {
+        Cap::Endpoint { ep, .. } => ep,
+        _ => unreachable!(),
+    };
+    s.k.set_cap(cn, 3, Cap::Endpoint { ep, badge: 0x99, rights: Rights::ALL }).unwrap();
+    s.k.set_fault_handler(s.client, 3).unwrap();
+    s.server_waiting();
+    let (c, sv) = (s.client, s.server);
+    s.k.context_mut(c).unwrap().set(15, 0x10040);
+    let r = s.k.handle(Event::VmFault { addr: 4, instruction: false, write: false, fsr: 0x7 }, &mut s.mem);
+    assert_eq!(r, Resume::Thread(sv));
+    let mi = MessageInfo::from_word(s.reg(sv, 1));
+    assert_eq!(mi.label, 5, "seL4_Fault_VMFault");
+    assert_eq!((s.reg(sv, 2), s.reg(sv, 3), s.reg(sv, 4), s.reg(sv, 5)), (0x10040, 4, 0, 7));
+    assert_eq!(s.reg(sv, 0), 0x99);
+    assert_eq!(s.state(c), ThreadState::BlockedOnReply);
+    // Reply: the client restarts at the faulting instruction.
+    let r = s.syscall(sv, Syscall::ReplyRecv, 1, MessageInfo::new(0, 0), &[]);
+    assert_eq!(r, Resume::Thread(c));
+    assert_eq!(s.reg(c, 15), 0x10040);
+    assert_eq!(s.state(c), ThreadState::Running);
+}
+
+#[test]
+fn send_to_a_waiting_receiver_of_equal_priority_keeps_the_sender_running() {
+    let mut s = system(true, Rights::ALL);
+    s.server_waiting();
+    let (c, sv) = (s.client, s.server);
+    let r = s.syscall(c, Syscall::Send, 1, MessageInfo::new(3, 1), &[5]);
+    // Round robin among equals: the receiver is queued, the sender continues.
+    assert_eq!(r, Resume::Thread(c));
+    assert_eq!(s.state(sv), ThreadState::Running);
+    assert_eq!(s.reg(sv, 2), 5);
+    // Yield lets the server run.
+    let r = s.syscall(c, Syscall::Yield, 0, MessageInfo::default(), &[]);
+    assert_eq!(r, Resume::Thread(sv));
+}
+
+#[test]
+fn nbsend_without_receiver_is_dropped_and_nbrecv_without_sender_returns_badge_zero() {
+    let mut s = system(true, Rights::ALL);
+    s.k.resume(s.client).unwrap();
+    s.k.resume(s.server).unwrap();
+    assert_eq!(s.k.start(), Resume::Thread(s.server));
+    let sv = s.server;
+    let r = s.syscall(sv, Syscall::NBRecv, 1, MessageInfo::default(), &[]);
+    assert_eq!(r, Resume::Thread(sv));
+    assert_eq!(s.reg(sv, 0), 0);
+    s.syscall(sv, Syscall::Yield, 0, MessageInfo::default(), &[]);
+    let c = s.client;
+    let r = s.syscall(c, Syscall::NBSend, 1, MessageInfo::new(1, 1), &[9]);
+    assert_eq!(r, Resume::Thread(c));
+    assert_eq!(s.k.endpoints[0].state, EpState::Idle);
+}
+
+#[test]
+fn a_sender_waits_in_the_send_queue_until_a_receiver_comes() {
+    let mut s = system(true, Rights::ALL);
+    s.k.resume(s.client).unwrap();
+    s.k.resume(s.server).unwrap();
+    assert_eq!(s.k.start(), Resume::Thread(s.server));
+    let (c, sv) = (s.client, s.server);
+    s.syscall(sv, Syscall::Yield, 0, MessageInfo::default(), &[]);
+    let r = s.syscall(c, Syscall::Call, 1, MessageInfo::new(4, 1), &[42]);
+    assert_eq!(r, Resume::Thread(sv));
+    assert!(matches!(s.state(c), ThreadState::BlockedOnSend { is_call: true, .. }));
+    let r = s.syscall(sv, Syscall::Recv, 1, MessageInfo::default(), &[]);
+    assert_eq!(r, Resume::Thread(sv), "the receiver got the message without blocking");
+    assert_eq!(s.reg(sv, 2), 42);
+    assert_eq!(s.reg(sv, 0), 0x61);
+    assert_eq!(s.state(c), ThreadState::BlockedOnReply);
+    let r = s.syscall(sv, Syscall::Reply, 0, MessageInfo::new(0, 1), &[43]);
+    assert_eq!(r, Resume::Thread(sv), "equal priority: the replier keeps running");
+    assert_eq!(s.state(c), ThreadState::Running);
+    assert_eq!(s.reg(c, 2), 43);
+}
+
+#[test]
+fn an_unknown_syscall_is_a_fault_not_a_panic() {
+    let mut s = system(true, Rights::ALL);
+    s.k.resume(s.client).unwrap();
+    s.k.start();
+    let c = s.client;
+    s.k.context_mut(c).unwrap().set(7, 1234);
+    let r = s.k.handle(Event::Syscall, &mut s.mem);
+    assert_eq!(r, Resume::Idle);
+    assert!(matches!(s.k.events()[0], KernelEvent::Fault { fault: Fault::UnknownSyscall { number: 1234 }, .. }));
+}
+
+#[test]
+fn every_cycle_is_charged_to_a_category_and_runs_are_deterministic() {
+    let run = || {
+        let mut s = system(true, Rights::ALL);
+        s.server_waiting();
+        let (c, sv) = (s.client, s.server);
+        for _ in 0..10 {
+            s.syscall(c, Syscall::Call, 1, MessageInfo::new(0, 1), &[1]);
+            s.syscall(sv, Syscall::ReplyRecv, 1, MessageInfo::new(0, 1), &[1]);
+        }
+        let l = s.k.cost().ledger();
+        (l.now(), l.snapshot())
+    };
+    let (now, b) = run();
+    assert!(now.0 > 0);
+    assert_eq!(b.total(), now.0);
+    assert!(b.get(Category::AddressSpaceSwitch) > 0);
+    assert_eq!(run(), (now, b));
+}

@@ -1,0 +1,386 @@
+//! The cost model: prices simulated events with a [`Profile`] and charges them to the [`Ledger`].
+//!
+//! User code arrives as basic blocks (already priced by class), kernel paths as [`InsnMix`]es,
+//! privileged operations as [`Primitive`]s, and memory accesses as (virtual, physical) address
+//! ranges that go through the TLB and cache models; every miss penalty is charged to
+//! [`Category::TlbMiss`] or [`Category::CacheMiss`].
+
+use crate::cache::TagArray;
+use crate::insn::{InsnClass, InsnMix};
+use crate::ledger::{Category, Ledger};
+use crate::profile::Profile;
+use crate::units::{Asid, Cycles, PAddr, VAddr};
+
+/// A privileged hardware operation with a profile price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Primitive {
+    /// Taking the system-call/exception trap from user mode.
+    ExceptionEntry,
+    /// Returning to user mode.
+    ExceptionReturn,
+    /// Writing the page-table base register.
+    PageTableBaseWrite,
+    /// Writing the ASID / context-ID register.
+    AsidWrite,
+    /// Writing the domain access control register.
+    DomainWrite,
+    /// Invalidating the whole TLB.
+    TlbFlushAll,
+    /// Invalidating the branch predictor.
+    BtacFlush,
+    /// Data synchronisation barrier.
+    Barrier,
+    /// Instruction synchronisation barrier.
+    Isb,
+    /// Cleaning and invalidating one cache line.
+    CacheCleanInvalidateLine,
+    /// Reading the cycle counter.
+    CounterRead,
+}
+
+/// The page-table descriptors a hardware walk reads for one translation (outermost first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalkPath {
+    /// Physical addresses of the descriptors read, `None` past the last level.
+    pub descriptors: [Option<PAddr>; 4],
+}
+
+/// Page size used by the TLB models (4 KiB small pages).
+pub const PAGE_SHIFT: u32 = 12;
+
+/// Cache/TLB hit and miss counts, for reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemStats {
+    /// L1 I-cache (hits, misses).
+    pub l1i: (u64, u64),
+    /// L1 D-cache (hits, misses).
+    pub l1d: (u64, u64),
+    /// L2 (hits, misses).
+    pub l2: (u64, u64),
+    /// I-TLB (hits, misses).
+    pub itlb: (u64, u64),
+    /// D-TLB (hits, misses).
+    pub dtlb: (u64, u64),
+    /// Main TLB (hits, misses).
+    pub main_tlb: (u64, u64),
+}
+
+/// Prices events and keeps the ledger.
+#[derive(Clone, Debug)]
+pub struct CostModel {
+    profile: Profile,
+    ledger: Ledger,
+    l1i: TagArray,
+    l1d: TagArray,
+    l2: Option<TagArray>,
+    itlb: TagArray,
+    dtlb: TagArray,
+    main_tlb: Option<TagArray>,
+    asid: Asid,
+    tlb_tagged: bool,
+    virtually_tagged: bool,
+    l1i_line: u64,
+    l1d_line: u64,
+    l2_hit: f64,
+    memory: f64,
+    itlb_miss: f64,
+    dtlb_miss: f64,
+    walk: f64,
+}
+
+fn cache_from(size: u64, ways: u64, line: u64) -> TagArray {
+    let line = line.max(4);
+    TagArray::new((size / line) as usize, ways as usize, line.trailing_zeros())
+}
+
+fn opt_value(p: &Option<crate::profile::Param>) -> f64 {
+    p.as_ref().map_or(0.0, |p| p.value)
+}
+
+impl CostModel {
+    /// A cold machine (empty caches and TLBs) priced by `profile`.
+    pub fn new(profile: Profile) -> CostModel {
+        let p = &profile;
+        let l2 = (p.l2.size_bytes.as_u64() > 0)
+            .then(|| cache_from(p.l2.size_bytes.as_u64(), p.l2.ways.as_u64(), p.l2.line_bytes.as_u64()));
+        let main_tlb = (p.main_tlb.entries.as_u64() > 0).then(|| {
+            TagArray::new(p.main_tlb.entries.as_u64() as usize, p.main_tlb.ways.as_u64() as usize, PAGE_SHIFT)
+        });
+        CostModel {
+            ledger: Ledger::new(),
+            l1i: cache_from(p.l1i.size_bytes.as_u64(), p.l1i.ways.as_u64(), p.l1i.line_bytes.as_u64()),
+            l1d: cache_from(p.l1d.size_bytes.as_u64(), p.l1d.ways.as_u64(), p.l1d.line_bytes.as_u64()),
+            l2,
+            itlb: TagArray::new(p.itlb.entries.as_u64() as usize, p.itlb.ways.as_u64() as usize, PAGE_SHIFT),
+            dtlb: TagArray::new(p.dtlb.entries.as_u64() as usize, p.dtlb.ways.as_u64() as usize, PAGE_SHIFT),
+            main_tlb,
+            asid: Asid(0),
+            tlb_tagged: p.itlb.asid_tagged && p.dtlb.asid_tagged && p.main_tlb.asid_tagged,
+            virtually_tagged: p.cache_flags.virtually_tagged,
+            l1i_line: p.l1i.line_bytes.as_u64().max(4),
+            l1d_line: p.l1d.line_bytes.as_u64().max(4),
+            l2_hit: opt_value(&p.l2.hit_cycles),
+            memory: p.memory_cycles(),
+            itlb_miss: opt_value(&p.itlb.miss_cycles),
+            dtlb_miss: opt_value(&p.dtlb.miss_cycles),
+            walk: opt_value(&p.main_tlb.walk_cycles),
+            profile,
+        }
+    }
+
+    /// The profile this model prices with.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Simulated time so far.
+    pub fn now(&self) -> Cycles {
+        self.ledger.now()
+    }
+
+    /// Sets the thread that subsequent charges belong to.
+    pub fn set_thread(&mut self, t: Option<u32>) {
+        self.ledger.set_thread(t);
+    }
+
+    /// Charges `c` cycles to `cat`.
+    pub fn charge(&mut self, cat: Category, c: Cycles) {
+        self.ledger.charge(cat, c);
+    }
+
+    /// The price of one instruction of class `c`, in (fractional) cycles.
+    pub fn price_class(&self, c: InsnClass) -> f64 {
+        let i = &self.profile.insn;
+        match c {
+            InsnClass::Alu => i.alu.value,
+            InsnClass::Mul => i.mul.value,
+            InsnClass::Load => i.load.value,
+            InsnClass::Store => i.store.value,
+            InsnClass::Branch => i.branch.value,
+            InsnClass::LoadMultiple(n) => {
+                i.load_multiple_base.value + f64::from(n) * i.load_multiple_per_reg.value
+            }
+            InsnClass::StoreMultiple(n) => {
+                i.store_multiple_base.value + f64::from(n) * i.store_multiple_per_reg.value
+            }
+            InsnClass::CoprocRead => i.coproc_read.value,
+            InsnClass::CoprocWrite => i.coproc_write.value,
+            InsnClass::Barrier => i.barrier.value,
+            InsnClass::Isb => i.isb.value,
+            InsnClass::Syscall => 0.0,
+        }
+    }
+
+    /// The price of an instruction mix, in (fractional) cycles.
+    pub fn price_mix(&self, m: &InsnMix) -> f64 {
+        let i = &self.profile.insn;
+        f64::from(m.alu) * i.alu.value
+            + f64::from(m.mul) * i.mul.value
+            + f64::from(m.load) * i.load.value
+            + f64::from(m.store) * i.store.value
+            + f64::from(m.branch) * i.branch.value
+            + f64::from(m.ldm) * i.load_multiple_base.value
+            + f64::from(m.ldm_regs) * i.load_multiple_per_reg.value
+            + f64::from(m.stm) * i.store_multiple_base.value
+            + f64::from(m.stm_regs) * i.store_multiple_per_reg.value
+            + f64::from(m.coproc_read) * i.coproc_read.value
+            + f64::from(m.coproc_write) * i.coproc_write.value
+            + f64::from(m.barrier) * i.barrier.value
+            + f64::from(m.isb) * i.isb.value
+    }
+
+    /// Charges an instruction mix to `cat` and returns what it cost.
+    pub fn charge_mix(&mut self, cat: Category, m: &InsnMix) -> Cycles {
+        let c = Cycles::from_f64(self.price_mix(m));
+        self.ledger.charge(cat, c);
+        c
+    }
+
+    /// The price of a primitive, in (fractional) cycles.
+    pub fn price_primitive(&self, p: Primitive) -> f64 {
+        let r = &self.profile.primitives;
+        let i = &self.profile.insn;
+        match p {
+            Primitive::ExceptionEntry => i.exception_entry.value,
+            Primitive::ExceptionReturn => i.exception_return.value,
+            Primitive::PageTableBaseWrite => r.page_table_base_write.value,
+            Primitive::AsidWrite => r.asid_write.value,
+            Primitive::DomainWrite => r.domain_write.value,
+            Primitive::TlbFlushAll => r.tlb_flush_all.value,
+            Primitive::BtacFlush => r.btac_flush.value,
+            Primitive::Barrier => i.barrier.value,
+            Primitive::Isb => i.isb.value,
+            Primitive::CacheCleanInvalidateLine => r.cache_clean_invalidate_line.value,
+            Primitive::CounterRead => r.counter_read.value,
+        }
+    }
+
+    /// Charges a primitive to `cat` and returns what it cost.
+    pub fn primitive(&mut self, cat: Category, p: Primitive) -> Cycles {
+        let c = Cycles::from_f64(self.price_primitive(p));
+        self.ledger.charge(cat, c);
+        c
+    }
+
+    /// Charges a sequence of primitives to `cat` (e.g. seL4's ASID switch: barrier, TTBR write, ISB, ...),
+    /// summing the fractional prices before rounding once.
+    pub fn primitives(&mut self, cat: Category, ps: &[Primitive]) -> Cycles {
+        let c = Cycles::from_f64(ps.iter().map(|p| self.price_primitive(*p)).sum());
+        self.ledger.charge(cat, c);
+        c
+    }
+
+    /// Makes `asid` the current address space for TLB tagging. On hardware whose TLBs are not
+    /// ASID-tagged, the switch invalidates every non-global entry (as a page-table switch does there).
+    pub fn set_asid(&mut self, asid: Asid) {
+        if asid != self.asid && !self.tlb_tagged {
+            self.itlb.flush_non_global();
+            self.dtlb.flush_non_global();
+            if let Some(m) = &mut self.main_tlb {
+                m.flush_non_global();
+            }
+        }
+        self.asid = asid;
+    }
+
+    /// The current ASID.
+    pub fn asid(&self) -> Asid {
+        self.asid
+    }
+
+    /// Invalidates every TLB entry (a TLB-flush-all instruction).
+    pub fn flush_tlbs(&mut self) {
+        self.itlb.flush_all();
+        self.dtlb.flush_all();
+        if let Some(m) = &mut self.main_tlb {
+            m.flush_all();
+        }
+    }
+
+    /// Invalidates the L1 caches (virtually tagged caches on an address-space switch).
+    pub fn flush_l1(&mut self) {
+        self.l1i.flush_all();
+        self.l1d.flush_all();
+    }
+
+    fn tag(&self, global: bool) -> Option<u16> {
+        if global {
+            None
+        } else {
+            Some(self.asid.0)
+        }
+    }
+
+    /// Penalty of an L1 miss at `pa`: L2 hit, or L2 miss to memory.
+    fn outer_miss(&mut self, pa: u64) -> f64 {
+        match &mut self.l2 {
+            Some(l2) => {
+                if l2.access(pa, None, false) {
+                    self.l2_hit
+                } else {
+                    self.l2_hit + self.memory
+                }
+            }
+            None => self.memory,
+        }
+    }
+
+    /// Translation cost of one page through a first-level TLB and the main TLB.
+    fn translate(&mut self, va: u64, global: bool, instr: bool, walk: &mut dyn FnMut() -> WalkPath) -> f64 {
+        let tag = self.tag(global);
+        let first = if instr { &mut self.itlb } else { &mut self.dtlb };
+        if first.access(va, tag, global) {
+            return 0.0;
+        }
+        let mut cost = if instr { self.itlb_miss } else { self.dtlb_miss };
+        let main_hit = match &mut self.main_tlb {
+            Some(m) => m.access(va, tag, global),
+            None => false,
+        };
+        if !main_hit {
+            cost += self.walk;
+            for d in walk().descriptors.into_iter().flatten() {
+                if !self.l1d.access(d.0, None, false) {
+                    cost += self.outer_miss(d.0);
+                }
+            }
+        }
+        cost
+    }
+
+    /// An instruction fetch of `bytes` at `va` (physically at `pa`): I-TLB per page, I-cache per line.
+    /// Miss penalties are charged; the instructions themselves are priced by the caller.
+    pub fn fetch(
+        &mut self,
+        va: VAddr,
+        pa: PAddr,
+        bytes: u64,
+        global: bool,
+        walk: &mut dyn FnMut() -> WalkPath,
+    ) {
+        self.memory_access(va, pa, bytes, global, true, walk);
+    }
+
+    /// A data access of `bytes` at `va` (physically at `pa`): D-TLB per page, D-cache per line.
+    /// Miss penalties are charged; the load/store instruction itself is priced by the caller.
+    pub fn data(
+        &mut self,
+        va: VAddr,
+        pa: PAddr,
+        bytes: u64,
+        global: bool,
+        walk: &mut dyn FnMut() -> WalkPath,
+    ) {
+        self.memory_access(va, pa, bytes, global, false, walk);
+    }
+
+    fn memory_access(
+        &mut self,
+        va: VAddr,
+        pa: PAddr,
+        bytes: u64,
+        global: bool,
+        instr: bool,
+        walk: &mut dyn FnMut() -> WalkPath,
+    ) {
+        let bytes = bytes.max(1);
+        let mut tlb = 0.0;
+        let first_page = va.0 >> PAGE_SHIFT;
+        let last_page = (va.0 + bytes - 1) >> PAGE_SHIFT;
+        for page in first_page..=last_page {
+            tlb += self.translate(page << PAGE_SHIFT, global, instr, walk);
+        }
+        let line = if instr { self.l1i_line } else { self.l1d_line };
+        let tag = if self.virtually_tagged { self.tag(global) } else { None };
+        let (start, end) = if self.virtually_tagged { (va.0, va.0 + bytes) } else { (pa.0, pa.0 + bytes) };
+        let mut cache = 0.0;
+        let mut a = start & !(line - 1);
+        while a < end {
+            let pa_line = pa.0 + (a.max(start) - start);
+            let hit = if instr { self.l1i.access(a, tag, global) } else { self.l1d.access(a, tag, global) };
+            if !hit {
+                cache += self.outer_miss(pa_line & !(line - 1));
+            }
+            a += line;
+        }
+        self.ledger.charge(Category::TlbMiss, Cycles::from_f64(tlb));
+        self.ledger.charge(Category::CacheMiss, Cycles::from_f64(cache));
+    }
+
+    /// Hit/miss counts of every cache and TLB.
+    pub fn mem_stats(&self) -> MemStats {
+        MemStats {
+            l1i: self.l1i.stats(),
+            l1d: self.l1d.stats(),
+            l2: self.l2.as_ref().map_or((0, 0), |c| c.stats()),
+            itlb: self.itlb.stats(),
+            dtlb: self.dtlb.stats(),
+            main_tlb: self.main_tlb.as_ref().map_or((0, 0), |c| c.stats()),
+        }
+    }
+}
