@@ -1,1 +1,155 @@
-fn main() {}
+//! The `l4sim` command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use l4sim::ipc::{self, IpcConfig};
+use l4sim::report::{self, Format};
+use l4sim::system::SystemConfig;
+use l4sim::{builtin, Error};
+use simcore::Profile;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "l4sim", version, about = "Cycle-accurate L4/seL4 microkernel simulator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+impl From<OutFormat> for Format {
+    fn from(f: OutFormat) -> Format {
+        match f {
+            OutFormat::Table => Format::Table,
+            OutFormat::Json => Format::Json,
+            OutFormat::Csv => Format::Csv,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure one-way IPC between two address spaces, as seL4's benchmark suite does.
+    Ipc {
+        /// Guest architecture.
+        #[arg(long, default_value = "armv7")]
+        arch: String,
+        /// Microarchitecture profile (built-in name).
+        #[arg(long, default_value = "cortex-a9")]
+        uarch: String,
+        /// A profile TOML file instead of a built-in profile.
+        #[arg(long, value_name = "FILE", conflicts_with = "uarch")]
+        profile: Option<PathBuf>,
+        /// Kernel preset (built-in name).
+        #[arg(long, default_value = "sel4")]
+        kernel: String,
+        /// Measured round trips.
+        #[arg(long, default_value_t = 64)]
+        samples: u32,
+        /// Round trips before measuring.
+        #[arg(long, default_value_t = 16)]
+        warmup: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutFormat,
+        /// Disable the IPC fastpath (every IPC takes the slowpath).
+        #[arg(long)]
+        no_fastpath: bool,
+        /// Leave out the host-speed figures, so that the output is identical on every run.
+        #[arg(long)]
+        no_host: bool,
+    },
+    /// Microarchitecture profiles.
+    Model {
+        #[command(subcommand)]
+        cmd: ModelCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCmd {
+    /// List the built-in profiles with their estimated-parameter counts.
+    List,
+    /// Show every parameter of a profile with its source or estimate.
+    Show {
+        /// Profile name.
+        name: String,
+    },
+    /// Validate a profile file.
+    Validate {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Ipc { arch, uarch, profile, kernel, samples, warmup, format, no_fastpath, no_host } => {
+            let mut system = SystemConfig::builtin(&arch, &uarch, &kernel)?;
+            if let Some(path) = profile {
+                system.profile = Profile::load(&path)?;
+            }
+            system.fastpath = !no_fastpath;
+            let r = ipc::run(&IpcConfig { system, samples, warmup })?;
+            let out = match Format::from(format) {
+                Format::Table => report::ipc_table(&r, !no_host),
+                Format::Json => format!("{:#}\n", report::ipc_json(&r, !no_host)),
+                Format::Csv => report::ipc_csv(&r, !no_host),
+            };
+            print!("{out}");
+        }
+        Command::Model { cmd } => match cmd {
+            ModelCmd::List => {
+                println!("{:<12} {:<8} {:>6} {:>10}  machine", "profile", "arch", "MHz", "estimates");
+                for (name, text) in builtin::PROFILES {
+                    let p = Profile::from_toml(text, name)?;
+                    println!(
+                        "{:<12} {:<8} {:>6} {:>4} of {:<3}  {}",
+                        p.name,
+                        p.arch,
+                        p.mhz.value,
+                        p.estimate_count(),
+                        p.params().len(),
+                        p.machine
+                    );
+                }
+            }
+            ModelCmd::Show { name } => {
+                let text = builtin::profile(&name).ok_or_else(|| Error::Unknown {
+                    what: "profile",
+                    name: name.clone(),
+                    known: builtin::PROFILES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+                })?;
+                let p = Profile::from_toml(text, &name)?;
+                println!("{} — {} ({}, Unicorn CPU {})", p.name, p.machine, p.arch, p.unicorn_cpu);
+                println!("{} parameters, {} of them estimates\n", p.params().len(), p.estimate_count());
+                for (n, v) in p.params() {
+                    let tag = if v.is_estimate() { "E" } else { "S" };
+                    println!("{n:<40} {:>10}  [{tag}] {}", v.value, v.provenance());
+                }
+            }
+            ModelCmd::Validate { file } => {
+                let p = Profile::load(&file)?;
+                println!("{}: valid, {} parameters, {} estimates", file.display(), p.params().len(), p.estimate_count());
+            }
+        },
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("l4sim: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -153,6 +153,11 @@ impl CostModel {
         self.ledger.charge(cat, c);
     }
 
+    /// Takes back cycles charged ahead for work that did not happen (see [`Ledger::refund`]).
+    pub fn refund(&mut self, cat: Category, c: Cycles) {
+        self.ledger.refund(cat, c);
+    }
+
     /// The price of one instruction of class `c`, in (fractional) cycles.
     pub fn price_class(&self, c: InsnClass) -> f64 {
         let i = &self.profile.insn;

@@ -151,6 +151,17 @@ impl Ledger {
         }
     }
 
+    /// Takes back `c` cycles of `cat` from the current thread: for work that was charged ahead
+    /// (a whole basic block at its start) but did not happen (the block was left early by a trap).
+    pub fn refund(&mut self, cat: Category, c: Cycles) {
+        self.total.sub(cat, c.0);
+        if let Some(t) = self.current {
+            if let Some(b) = self.by_thread.get_mut(&t) {
+                b.sub(cat, c.0);
+            }
+        }
+    }
+
     /// Sets the thread that subsequent charges belong to.
     pub fn set_thread(&mut self, t: ThreadTag) {
         self.current = t;

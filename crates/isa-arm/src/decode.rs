@@ -1,0 +1,240 @@
+//! Decoding guest ARM code into instruction classes, once per basic block (capstone), and the
+//! direct-mapped cache of priced blocks.
+
+use capstone::arch::arm::{ArchMode, ArmInsn};
+use capstone::prelude::*;
+use simcore::{CostModel, InsnClass, PAddr};
+
+/// The counter-read instruction guests use: `mrc p15, 0, Rd, c9, c13, 0` (PMCCNTR), any condition
+/// `al` and any Rd.
+pub fn is_pmccntr_read(word: u32) -> bool {
+    (word & 0x0fff_0fff) == 0x0e19_0f1d && (word >> 28) == 0xe
+}
+
+/// Rd of a `mrc` instruction.
+pub fn mrc_rd(word: u32) -> usize {
+    ((word >> 12) & 0xf) as usize
+}
+
+fn reg_list_len(op_str: &str) -> u32 {
+    match (op_str.find('{'), op_str.find('}')) {
+        (Some(a), Some(b)) if b > a => op_str[a + 1..b].split(',').filter(|s| !s.trim().is_empty()).count() as u32,
+        _ => 1,
+    }
+}
+
+/// The class of one decoded instruction.
+fn classify(id: u32, op_str: &str) -> InsnClass {
+    use ArmInsn::*;
+    let is = |x: ArmInsn| id == x as u32;
+    if [ARM_INS_LDM, ARM_INS_LDMDA, ARM_INS_LDMDB, ARM_INS_LDMIB, ARM_INS_POP].iter().any(|x| is(*x)) {
+        return InsnClass::LoadMultiple(reg_list_len(op_str));
+    }
+    if [ARM_INS_STM, ARM_INS_STMDA, ARM_INS_STMDB, ARM_INS_STMIB, ARM_INS_PUSH].iter().any(|x| is(*x)) {
+        return InsnClass::StoreMultiple(reg_list_len(op_str));
+    }
+    if [
+        ARM_INS_LDR,
+        ARM_INS_LDRB,
+        ARM_INS_LDRH,
+        ARM_INS_LDRSB,
+        ARM_INS_LDRSH,
+        ARM_INS_LDRD,
+        ARM_INS_LDREX,
+        ARM_INS_LDRT,
+        ARM_INS_LDRBT,
+    ]
+    .iter()
+    .any(|x| is(*x))
+    {
+        return InsnClass::Load;
+    }
+    if [ARM_INS_STR, ARM_INS_STRB, ARM_INS_STRH, ARM_INS_STRD, ARM_INS_STREX, ARM_INS_STRT, ARM_INS_STRBT]
+        .iter()
+        .any(|x| is(*x))
+    {
+        return InsnClass::Store;
+    }
+    if [ARM_INS_B, ARM_INS_BL, ARM_INS_BX, ARM_INS_BLX, ARM_INS_BXJ, ARM_INS_CBZ, ARM_INS_CBNZ].iter().any(|x| is(*x))
+    {
+        return InsnClass::Branch;
+    }
+    if [ARM_INS_MUL, ARM_INS_MLA, ARM_INS_MLS, ARM_INS_UMULL, ARM_INS_SMULL, ARM_INS_UMLAL, ARM_INS_SMLAL]
+        .iter()
+        .any(|x| is(*x))
+    {
+        return InsnClass::Mul;
+    }
+    if is(ARM_INS_MRC) || is(ARM_INS_MRRC) {
+        return InsnClass::CoprocRead;
+    }
+    if is(ARM_INS_MCR) || is(ARM_INS_MCRR) {
+        return InsnClass::CoprocWrite;
+    }
+    if is(ARM_INS_DSB) || is(ARM_INS_DMB) {
+        return InsnClass::Barrier;
+    }
+    if is(ARM_INS_ISB) {
+        return InsnClass::Isb;
+    }
+    if is(ARM_INS_SVC) {
+        return InsnClass::Syscall;
+    }
+    InsnClass::Alu
+}
+
+/// A priced basic block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockInfo {
+    /// Guest virtual address.
+    pub va: u64,
+    /// ASID of the address space it was decoded in.
+    pub asid: u16,
+    /// Size in bytes.
+    pub size: u32,
+    /// Physical address of its first byte.
+    pub pa: PAddr,
+    /// The price of the whole block, in fractional cycles.
+    pub cost: f64,
+    /// `prefix[i]`: the price of the block's instructions before instruction `i` (4-byte steps);
+    /// the last element is the whole block's price.
+    pub prefix: Vec<f64>,
+}
+
+/// Decodes and prices blocks.
+pub struct Decoder {
+    cs: Capstone,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Decoder")
+    }
+}
+
+impl Decoder {
+    /// An ARM (A32) decoder.
+    pub fn new() -> Result<Decoder, String> {
+        let cs = Capstone::new().arm().mode(ArchMode::Arm).build().map_err(|e| e.to_string())?;
+        Ok(Decoder { cs })
+    }
+
+    /// Prices the block of `bytes` at `va`. Undecodable words (data, or instructions capstone does
+    /// not know) are priced as ALU instructions: the emulator will raise an exception if they are
+    /// really undefined.
+    pub fn price(&self, cost: &CostModel, va: u64, asid: u16, pa: PAddr, bytes: &[u8]) -> BlockInfo {
+        let mut total = 0.0;
+        let mut prefix = Vec::with_capacity(bytes.len() / 4 + 1);
+        for (i, chunk) in bytes.chunks(4).enumerate() {
+            let addr = va + 4 * i as u64;
+            prefix.push(total);
+            let word = chunk.iter().rev().fold(0u32, |a, b| (a << 8) | u32::from(*b));
+            if chunk.len() == 4 && is_pmccntr_read(word) {
+                total += cost.price_primitive(simcore::Primitive::CounterRead);
+                continue;
+            }
+            let class = match self.cs.disasm_count(chunk, addr, 1) {
+                Ok(insns) => match insns.iter().next() {
+                    Some(insn) => classify(insn.id().0, insn.op_str().unwrap_or("")),
+                    None => InsnClass::Alu,
+                },
+                Err(_) => InsnClass::Alu,
+            };
+            total += cost.price_class(class);
+        }
+        prefix.push(total);
+        BlockInfo { va, asid, size: bytes.len() as u32, pa, cost: total, prefix }
+    }
+
+}
+
+impl BlockInfo {
+    /// The price of the instructions before `pc` in this block (None if `pc` is not in it).
+    pub fn price_before(&self, pc: u64) -> Option<f64> {
+        let off = pc.checked_sub(self.va)?;
+        if off % 4 != 0 {
+            return None;
+        }
+        self.prefix.get((off / 4) as usize).copied()
+    }
+}
+
+/// A direct-mapped cache of priced blocks, keyed by (ASID, address).
+#[derive(Debug)]
+pub struct BlockCache {
+    slots: Vec<Option<BlockInfo>>,
+}
+
+impl BlockCache {
+    /// A cache of `2^bits` entries.
+    pub fn new(bits: u32) -> BlockCache {
+        BlockCache { slots: vec![None; 1 << bits] }
+    }
+
+    fn index(&self, va: u64, asid: u16) -> usize {
+        (((va >> 2) ^ (u64::from(asid) << 7)) as usize) & (self.slots.len() - 1)
+    }
+
+    /// The cached block at `va` of exactly `size` bytes in `asid`.
+    pub fn get(&self, va: u64, asid: u16, size: u32) -> Option<&BlockInfo> {
+        self.slots[self.index(va, asid)].as_ref().filter(|b| b.va == va && b.asid == asid && b.size == size)
+    }
+
+    /// Stores a block.
+    pub fn put(&mut self, b: BlockInfo) {
+        let i = self.index(b.va, b.asid);
+        self.slots[i] = Some(b);
+    }
+
+    /// Forgets everything (after mappings change).
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_the_pmccntr_read_for_any_register() {
+        assert!(is_pmccntr_read(0xee198f1d)); // mrc p15, 0, r8, c9, c13, 0
+        assert_eq!(mrc_rd(0xee198f1d), 8);
+        assert!(is_pmccntr_read(0xee192f1d));
+        assert!(!is_pmccntr_read(0xee190f1e));
+        assert!(!is_pmccntr_read(0xef000000)); // svc
+    }
+
+    #[test]
+    fn classifies_loads_stores_multiples_and_branches() {
+        let d = Decoder::new().unwrap();
+        let code: [u32; 6] = [
+            0xe5912000, // ldr r2, [r1]
+            0xe5812000, // str r2, [r1]
+            0xe92d4030, // push {r4, r5, lr}
+            0xe8bd8030, // pop {r4, r5, pc}
+            0xe0800001, // add r0, r0, r1
+            0xeafffffe, // b .
+        ];
+        let classes: Vec<InsnClass> = code
+            .iter()
+            .map(|w| {
+                let b = w.to_le_bytes();
+                let insns = d.cs.disasm_count(&b, 0, 1).unwrap();
+                let i = insns.iter().next().unwrap();
+                classify(i.id().0, i.op_str().unwrap_or(""))
+            })
+            .collect();
+        assert_eq!(
+            classes,
+            vec![
+                InsnClass::Load,
+                InsnClass::Store,
+                InsnClass::StoreMultiple(3),
+                InsnClass::LoadMultiple(3),
+                InsnClass::Alu,
+                InsnClass::Branch
+            ]
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! The profiles, kernel presets and guest programs shipped with l4sim, embedded in the binary so
+//! that it runs from anywhere; files given on the command line override them.
+
+/// A built-in microarchitecture profile: (name, TOML).
+pub const PROFILES: &[(&str, &str)] = &[
+    ("cortex-a9", include_str!("../fixtures/profiles/cortex-a9.toml")),
+    ("arm1136", include_str!("../fixtures/profiles/arm1136.toml")),
+    ("xscale", include_str!("../fixtures/profiles/xscale.toml")),
+];
+
+/// A built-in kernel preset: (name, TOML).
+pub const PRESETS: &[(&str, &str)] = &[("sel4", include_str!("../fixtures/presets/sel4.toml"))];
+
+/// A built-in guest program: (architecture, name, ELF bytes).
+pub const GUESTS: &[(&str, &str, &[u8])] = &[
+    ("armv7", "pingpong-client", include_bytes!("../fixtures/guests/armv7/pingpong-client.elf")),
+    ("armv7", "pingpong-server", include_bytes!("../fixtures/guests/armv7/pingpong-server.elf")),
+    ("armv7", "fault-unmapped", include_bytes!("../fixtures/guests/armv7/fault-unmapped.elf")),
+    ("armv7", "fault-kernel", include_bytes!("../fixtures/guests/armv7/fault-kernel.elf")),
+    ("armv7", "errors-client", include_bytes!("../fixtures/guests/armv7/errors-client.elf")),
+];
+
+/// The TOML of a built-in profile.
+pub fn profile(name: &str) -> Option<&'static str> {
+    PROFILES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The TOML of a built-in preset.
+pub fn preset(name: &str) -> Option<&'static str> {
+    PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// A built-in guest program.
+pub fn guest(arch: &str, name: &str) -> Option<&'static [u8]> {
+    GUESTS.iter().find(|(a, n, _)| *a == arch && *n == name).map(|(_, _, b)| *b)
+}

@@ -1,0 +1,203 @@
+//! The one-way IPC experiment, measured the way seL4's benchmark suite (sel4bench) measures it:
+//! the client reads the cycle counter just before its `Call`, the server just after its receive
+//! returns (and the reverse for the reply); after a warm-up the samples give median, min and max;
+//! the measured cost of reading the counter is subtracted.
+
+use crate::system::{CapSpec, System, SystemConfig, ThreadSpec};
+use crate::{builtin, Error};
+use isa_arm::RunExit;
+use kernel::types::{Rights, TcbId};
+use simcore::{Breakdown, Category};
+use std::time::Instant;
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct IpcConfig {
+    /// The system (architecture, profile, preset, fastpath).
+    pub system: SystemConfig,
+    /// Measured round trips.
+    pub samples: u32,
+    /// Round trips before measuring (hot caches).
+    pub warmup: u32,
+}
+
+/// Statistics of one direction, in cycles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Median (the lower middle sample, so that it is a sample and has a breakdown).
+    pub median: u64,
+    /// Minimum.
+    pub min: u64,
+    /// Maximum.
+    pub max: u64,
+    /// Where the median sample's cycles went; sums to `median`.
+    pub breakdown: Breakdown,
+}
+
+/// Host-side speed of the run (the only part of a result that is not deterministic).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostStats {
+    /// Wall-clock seconds of the simulation run (set-up excluded).
+    pub seconds: f64,
+    /// Simulated one-way IPCs in the run (two per round trip, warm-up included).
+    pub ipcs: u64,
+    /// Simulated one-way IPCs per host second.
+    pub ipcs_per_second: f64,
+}
+
+/// The result of an IPC experiment.
+#[derive(Clone, Debug)]
+pub struct IpcResult {
+    /// Guest architecture.
+    pub arch: String,
+    /// Profile name.
+    pub uarch: String,
+    /// The machine the profile models.
+    pub machine: String,
+    /// Core clock.
+    pub mhz: f64,
+    /// Kernel preset name.
+    pub kernel: String,
+    /// Fastpath on.
+    pub fastpath: bool,
+    /// Samples and warm-up round trips.
+    pub samples: u32,
+    /// Warm-up round trips.
+    pub warmup: u32,
+    /// Measured counter-read overhead that was subtracted, in cycles.
+    pub counter_overhead: u64,
+    /// Client -> server (Call).
+    pub call: Stats,
+    /// Server -> client (ReplyRecv's reply).
+    pub reply: Stats,
+    /// Fastpath Calls, fastpath ReplyRecvs, slowpath syscalls over the whole run.
+    pub paths: (u64, u64, u64),
+    /// Estimated parameters in the profile.
+    pub profile_estimates: usize,
+    /// Estimated steps in the preset (for this ISA).
+    pub preset_estimates: usize,
+    /// Host speed.
+    pub host: HostStats,
+}
+
+/// The most round trips the guest's result buffer holds.
+pub const MAX_ITERATIONS: u32 = 1024;
+
+fn median_index(values: &[u64]) -> usize {
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    idx.sort_by_key(|&i| (values[i], i));
+    idx[(idx.len() - 1) / 2]
+}
+
+/// Runs the client/server ping-pong and measures it.
+pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
+    if cfg.samples == 0 {
+        return Err(Error::Invalid("--samples must be at least 1".into()));
+    }
+    let iterations = cfg.samples.checked_add(cfg.warmup).filter(|n| *n <= MAX_ITERATIONS).ok_or_else(|| {
+        Error::Invalid(format!("samples + warmup must be at most {MAX_ITERATIONS} (the guest's result buffer)"))
+    })?;
+    let arch = cfg.system.arch.clone();
+    let guest = |name: &str| {
+        builtin::guest(&arch, name).ok_or_else(|| Error::Unsupported(format!("no {name} guest for {arch}")))
+    };
+    let mut sys = System::new(cfg.system.clone())?;
+    let ep = sys.endpoint()?;
+    let server = sys.thread(
+        ThreadSpec::new("server", guest("pingpong-server")?).cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ }),
+    )?;
+    let client_rights = Rights { read: false, write: true, grant: false, grant_reply: true };
+    let client = sys.thread(
+        ThreadSpec::new("client", guest("pingpong-client")?)
+            .cap(1, CapSpec::Endpoint { ep, badge: 0x61, rights: client_rights })
+            .patch("warmup", u64::from(cfg.warmup))
+            .patch("samples", u64::from(cfg.samples)),
+    )?;
+    sys.record_counter_reads(true);
+    let started = Instant::now();
+    let exit = sys.run(u64::MAX / 2)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if exit != RunExit::Halted(client) {
+        return Err(Error::Experiment(format!("the ping-pong ended with {exit:?}; kernel events: {:?}", sys.kernel().events())));
+    }
+    let err = sys.read_words(client, "error_info", 1)?;
+    if err[0] != 0 {
+        return Err(Error::Experiment(format!("the client got a kernel error reply (message info {:#x})", err[0])));
+    }
+    let n = iterations as usize;
+    let words = sys.read_words(client, "results", 4 * n)?;
+    let overhead_samples = sys.read_words(client, "overhead", n)?;
+    let mut ov: Vec<u64> = overhead_samples[cfg.warmup as usize..].iter().map(|v| u64::from(*v)).collect();
+    ov.sort_unstable();
+    let counter_overhead = ov[(ov.len() - 1) / 2];
+
+    // Match each timestamp with the ledger snapshot the backend took at that counter read.
+    let log = sys.counter_log();
+    let snapshot_of = |thread: TcbId, value: u32, from: &mut usize| -> Result<Breakdown, Error> {
+        while *from < log.len() {
+            let e = &log[*from];
+            *from += 1;
+            if e.thread == Some(thread) && e.value as u32 == value {
+                return Ok(e.snapshot);
+            }
+        }
+        Err(Error::Experiment(format!("no counter read with value {value} by thread {}", thread.0)))
+    };
+    let mut calls = Vec::with_capacity(n);
+    let mut replies = Vec::with_capacity(n);
+    let (mut pos_c, mut pos_s) = (0usize, 0usize);
+    for i in 0..n {
+        let t = &words[4 * i..4 * i + 4];
+        let s0 = snapshot_of(client, t[0], &mut pos_c)?;
+        let s1 = snapshot_of(server, t[1], &mut pos_s)?;
+        let s2 = snapshot_of(server, t[2], &mut pos_s)?;
+        let s3 = snapshot_of(client, t[3], &mut pos_c)?;
+        let mut bc = s1.since(&s0);
+        let mut br = s3.since(&s2);
+        bc.sub(Category::User, counter_overhead);
+        br.sub(Category::User, counter_overhead);
+        let call = u64::from(t[1].wrapping_sub(t[0])).saturating_sub(counter_overhead);
+        let reply = u64::from(t[3].wrapping_sub(t[2])).saturating_sub(counter_overhead);
+        if bc.total() != call || br.total() != reply {
+            return Err(Error::Experiment(format!(
+                "sample {i}: breakdown ({}, {}) does not sum to the measured ({call}, {reply})",
+                bc.total(),
+                br.total()
+            )));
+        }
+        if i >= cfg.warmup as usize {
+            calls.push((call, bc));
+            replies.push((reply, br));
+        }
+    }
+    let stats = |v: &[(u64, Breakdown)]| {
+        let vals: Vec<u64> = v.iter().map(|x| x.0).collect();
+        let m = median_index(&vals);
+        Stats {
+            median: vals[m],
+            min: vals.iter().copied().min().unwrap_or(0),
+            max: vals.iter().copied().max().unwrap_or(0),
+            breakdown: v[m].1,
+        }
+    };
+    let st = sys.kernel().stats();
+    let ipcs = 2 * u64::from(iterations);
+    let profile = &cfg.system.profile;
+    Ok(IpcResult {
+        arch,
+        uarch: profile.name.clone(),
+        machine: profile.machine.clone(),
+        mhz: profile.mhz.value,
+        kernel: cfg.system.preset.name.clone(),
+        fastpath: cfg.system.fastpath,
+        samples: cfg.samples,
+        warmup: cfg.warmup,
+        counter_overhead,
+        call: stats(&calls),
+        reply: stats(&replies),
+        paths: (st.fastpath_call, st.fastpath_reply_recv, st.slowpath),
+        profile_estimates: profile.estimate_count(),
+        preset_estimates: cfg.system.preset.estimate_count("aarch32"),
+        host: HostStats { seconds, ipcs, ipcs_per_second: if seconds > 0.0 { ipcs as f64 / seconds } else { 0.0 } },
+    })
+}

@@ -1,0 +1,142 @@
+//! Output formats: a table for people, JSON and CSV for programs. Data goes to stdout; only the
+//! `host` part of a result depends on the machine running the simulation.
+
+use crate::ipc::{IpcResult, Stats};
+use serde_json::{json, Map, Value};
+use simcore::{Breakdown, Category};
+use std::fmt::Write as _;
+
+/// An output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned text for people.
+    Table,
+    /// JSON for programs.
+    Json,
+    /// CSV for spreadsheets.
+    Csv,
+}
+
+fn breakdown_json(b: &Breakdown) -> Value {
+    let mut m = Map::new();
+    for (name, c) in b.entries() {
+        m.insert(name.into(), json!(c));
+    }
+    Value::Object(m)
+}
+
+fn stats_json(s: &Stats, mhz: f64) -> Value {
+    json!({
+        "median": s.median,
+        "min": s.min,
+        "max": s.max,
+        "median_ns": (s.median as f64 * 1000.0 / mhz * 100.0).round() / 100.0,
+        "breakdown": breakdown_json(&s.breakdown),
+    })
+}
+
+/// The result as a JSON value. `host` is omitted when `with_host` is false, which makes the
+/// output byte-identical across runs.
+pub fn ipc_json(r: &IpcResult, with_host: bool) -> Value {
+    let mut v = json!({
+        "arch": r.arch,
+        "uarch": r.uarch,
+        "machine": r.machine,
+        "mhz": r.mhz,
+        "kernel": r.kernel,
+        "fastpath": r.fastpath,
+        "samples": r.samples,
+        "warmup": r.warmup,
+        "counter_overhead": r.counter_overhead,
+        "call": stats_json(&r.call, r.mhz),
+        "reply": stats_json(&r.reply, r.mhz),
+        "breakdown": breakdown_json(&r.call.breakdown),
+        "paths": {
+            "fastpath_call": r.paths.0,
+            "fastpath_reply_recv": r.paths.1,
+            "slowpath": r.paths.2,
+        },
+        "estimated_parameters": {
+            "profile": r.profile_estimates,
+            "preset": r.preset_estimates,
+        },
+    });
+    if with_host {
+        v["host"] = json!({
+            "seconds": r.host.seconds,
+            "ipcs": r.host.ipcs,
+            "ipcs_per_second": r.host.ipcs_per_second.round(),
+        });
+    }
+    v
+}
+
+/// The result as CSV: one row per direction, breakdown categories as columns.
+pub fn ipc_csv(r: &IpcResult, with_host: bool) -> String {
+    let mut out = String::from("arch,uarch,kernel,mhz,direction,median,min,max");
+    for c in Category::ALL {
+        out.push(',');
+        out.push_str(c.name());
+    }
+    if with_host {
+        out.push_str(",host_ipcs_per_second");
+    }
+    out.push('\n');
+    for (dir, s) in [("call", &r.call), ("reply", &r.reply)] {
+        let _ = write!(out, "{},{},{},{},{dir},{},{},{}", r.arch, r.uarch, r.kernel, r.mhz, s.median, s.min, s.max);
+        for c in Category::ALL {
+            let _ = write!(out, ",{}", s.breakdown.get(c));
+        }
+        if with_host {
+            let _ = write!(out, ",{:.0}", r.host.ipcs_per_second);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The result as a table for people.
+pub fn ipc_table(r: &IpcResult, with_host: bool) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "One-way IPC, {} kernel on {} ({}, {} MHz), {} guests", r.kernel, r.uarch, r.machine, r.mhz, r.arch);
+    let _ = writeln!(
+        o,
+        "measured as sel4bench does: {} samples after {} warm-up round trips, counter overhead {} cycles subtracted",
+        r.samples, r.warmup, r.counter_overhead
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{:<8} {:>8} {:>8} {:>8} {:>10}", "", "median", "min", "max", "median ns");
+    for (dir, s) in [("call", &r.call), ("reply", &r.reply)] {
+        let ns = s.median as f64 * 1000.0 / r.mhz;
+        let _ = writeln!(o, "{:<8} {:>8} {:>8} {:>8} {:>10.1}", dir, s.median, s.min, s.max, ns);
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "Where the median call's {} cycles go:", r.call.median);
+    for c in Category::ALL {
+        let v = r.call.breakdown.get(c);
+        let pct = if r.call.median > 0 { 100.0 * v as f64 / r.call.median as f64 } else { 0.0 };
+        let _ = writeln!(o, "  {:<22} {:>6} {:>5.1}%  {}", c.name(), v, pct, c.describe());
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "kernel paths: {} fastpath Call, {} fastpath ReplyRecv, {} slowpath syscalls (fastpath {})",
+        r.paths.0,
+        r.paths.1,
+        r.paths.2,
+        if r.fastpath { "on" } else { "off" }
+    );
+    let _ = writeln!(
+        o,
+        "estimated parameters: {} in the profile, {} steps in the preset (see `l4sim model show {}`)",
+        r.profile_estimates, r.preset_estimates, r.uarch
+    );
+    if with_host {
+        let _ = writeln!(
+            o,
+            "host: {} simulated one-way IPCs in {:.3} s = {:.0} IPCs per second",
+            r.host.ipcs, r.host.seconds, r.host.ipcs_per_second
+        );
+    }
+    o
+}

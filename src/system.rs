@@ -1,0 +1,287 @@
+//! Building and running a system: threads from ELF images in their own address spaces,
+//! endpoints, capabilities with badges and rights — the library API a researcher embeds.
+//!
+//! ```no_run
+//! use l4sim::system::{System, SystemConfig, ThreadSpec, CapSpec};
+//! use l4sim::kernel::types::Rights;
+//! let mut sys = System::new(SystemConfig::builtin("armv7", "cortex-a9", "sel4")?)?;
+//! let ep = sys.endpoint()?;
+//! let elf = l4sim::builtin::guest("armv7", "pingpong-server").unwrap();
+//! let server = sys.thread(ThreadSpec::new("server", elf).cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ }))?;
+//! let exit = sys.run(1_000_000)?;
+//! # Ok::<(), l4sim::Error>(())
+//! ```
+
+use crate::builtin;
+use crate::Error;
+use isa_arm::{ArmMachine, RunExit};
+use kernel::object::{Cap, VmRights};
+use kernel::preset::KernelPreset;
+use kernel::types::{EpId, Rights, TcbId, VSpaceId};
+use kernel::{Kernel, KernelConfig};
+use simcore::elf::{ElfImage, ElfLimits, ElfMachine};
+use simcore::{CostModel, PAddr, Profile, VAddr};
+
+/// Everything a system is built from.
+#[derive(Clone, Debug)]
+pub struct SystemConfig {
+    /// Guest architecture (`armv7`).
+    pub arch: String,
+    /// The microarchitecture profile (hardware facts).
+    pub profile: Profile,
+    /// The kernel preset (software facts).
+    pub preset: KernelPreset,
+    /// Use the IPC fastpath.
+    pub fastpath: bool,
+    /// Simulated RAM in MiB.
+    pub ram_mib: u64,
+}
+
+impl SystemConfig {
+    /// A configuration from the built-in profile and preset names.
+    pub fn builtin(arch: &str, uarch: &str, kernel: &str) -> Result<SystemConfig, Error> {
+        let ptext = builtin::profile(uarch).ok_or_else(|| Error::Unknown {
+            what: "microarchitecture profile",
+            name: uarch.into(),
+            known: builtin::PROFILES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+        })?;
+        let profile = Profile::from_toml(ptext, &format!("built-in profile {uarch}"))?;
+        let ktext = builtin::preset(kernel).ok_or_else(|| Error::Unknown {
+            what: "kernel preset",
+            name: kernel.into(),
+            known: builtin::PRESETS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+        })?;
+        let preset = KernelPreset::from_toml(ktext, &format!("built-in preset {kernel}"))?;
+        Ok(SystemConfig { arch: arch.into(), profile, preset, fastpath: true, ram_mib: 64 })
+    }
+}
+
+/// A capability to put in a thread's CSpace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapSpec {
+    /// An endpoint capability.
+    Endpoint {
+        /// The endpoint.
+        ep: EpId,
+        /// Its badge.
+        badge: u64,
+        /// Its rights.
+        rights: Rights,
+    },
+}
+
+/// One thread: an ELF image in its own address space, its capabilities and settings.
+#[derive(Clone, Debug)]
+pub struct ThreadSpec<'a> {
+    /// A name for reports.
+    pub name: String,
+    /// The ELF image.
+    pub elf: &'a [u8],
+    /// Priority 0..=255.
+    pub priority: u8,
+    /// (slot, capability) pairs for its CSpace (a single-level CNode of 256 slots, 24-bit guard).
+    pub caps: Vec<(usize, CapSpec)>,
+    /// 32/64-bit words to patch into the image before loading: (symbol, value).
+    pub patches: Vec<(String, u64)>,
+    /// Fault handler capability pointer (0 = none).
+    pub fault_handler: u64,
+}
+
+impl<'a> ThreadSpec<'a> {
+    /// A thread of priority 100 with no capabilities.
+    pub fn new(name: &str, elf: &'a [u8]) -> ThreadSpec<'a> {
+        ThreadSpec { name: name.into(), elf, priority: 100, caps: vec![], patches: vec![], fault_handler: 0 }
+    }
+
+    /// Adds a capability at `slot`.
+    pub fn cap(mut self, slot: usize, cap: CapSpec) -> Self {
+        self.caps.push((slot, cap));
+        self
+    }
+
+    /// Patches the word at `symbol`.
+    pub fn patch(mut self, symbol: &str, value: u64) -> Self {
+        self.patches.push((symbol.into(), value));
+        self
+    }
+
+    /// Sets the priority.
+    pub fn priority(mut self, p: u8) -> Self {
+        self.priority = p;
+        self
+    }
+
+    /// Sets the fault handler capability pointer.
+    pub fn fault_handler(mut self, cptr: u64) -> Self {
+        self.fault_handler = cptr;
+        self
+    }
+}
+
+/// A thread's loaded image: what the host needs to read its memory back.
+#[derive(Clone, Debug)]
+pub struct LoadedThread {
+    /// The kernel's TCB.
+    pub tcb: TcbId,
+    /// Its address space.
+    pub vspace: VSpaceId,
+    /// The parsed image (symbols).
+    pub image: ElfImage,
+}
+
+/// A simulated system.
+#[derive(Debug)]
+pub struct System {
+    config: SystemConfig,
+    machine: ArmMachine,
+    threads: Vec<LoadedThread>,
+}
+
+const CNODE_RADIX: u8 = 8;
+
+impl System {
+    /// An empty system.
+    pub fn new(config: SystemConfig) -> Result<System, Error> {
+        let arch = config.arch.as_str();
+        if arch != "armv7" {
+            return Err(Error::Unsupported(format!(
+                "architecture `{arch}`: this build runs armv7 guests (x86 arrives with the x86 backend)"
+            )));
+        }
+        if config.profile.arch != arch {
+            return Err(Error::Unsupported(format!(
+                "profile `{}` models an {} core; the {arch} guest programs need an {arch} profile",
+                config.profile.name, config.profile.arch
+            )));
+        }
+        let ram_size = config.ram_mib.clamp(4, 1024) << 20;
+        let kcfg = KernelConfig {
+            abi: isa_arm::ABI,
+            geometry: isa_arm::GEOMETRY,
+            isa: "aarch32".into(),
+            arch: arch.into(),
+            insn_bytes: 4,
+            preset: config.preset.clone(),
+            ram_base: PAddr(0x1000_0000),
+            ram_size,
+            kernel_image_bytes: 1 << 20,
+            fastpath: config.fastpath,
+        };
+        let kernel = Kernel::new(kcfg, CostModel::new(config.profile.clone()))?;
+        let machine = ArmMachine::new(kernel, &config.profile.unicorn_cpu)?;
+        Ok(System { config, machine, threads: vec![] })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SystemConfig {
+        &self.config
+    }
+
+    /// Creates an endpoint.
+    pub fn endpoint(&mut self) -> Result<EpId, Error> {
+        Ok(self.machine.parts().0.create_endpoint()?)
+    }
+
+    /// Loads a thread: validates the ELF, maps its segments page by page into a new address space
+    /// (text executable, data not), sets its IPC buffer (symbol `ipc_buffer`), stack (`stack_top`),
+    /// CSpace and priority, and makes it runnable.
+    pub fn thread(&mut self, spec: ThreadSpec<'_>) -> Result<TcbId, Error> {
+        let limits = ElfLimits { user_range: (0x1000, isa_arm::GEOMETRY.kernel_base), ..ElfLimits::default() };
+        let mut image = ElfImage::parse(spec.elf, &limits).map_err(|e| Error::Elf { name: spec.name.clone(), err: e })?;
+        if image.machine != ElfMachine::Arm {
+            return Err(Error::Unsupported(format!("{}: not an ARM executable ({:?})", spec.name, image.machine)));
+        }
+        for (sym, value) in &spec.patches {
+            let s = image
+                .symbol(sym)
+                .ok_or_else(|| Error::Invalid(format!("{}: no symbol `{sym}` to patch", spec.name)))?;
+            let bytes = (*value as u32).to_le_bytes();
+            image.patch(s.value, &bytes).map_err(|e| Error::Elf { name: spec.name.clone(), err: e })?;
+        }
+        let (k, ram) = self.machine.parts();
+        let vs = k.create_vspace()?;
+        for seg in &image.segments {
+            let rights = VmRights { read: seg.read, write: seg.write, exec: seg.exec };
+            let first = seg.vaddr & !0xfff;
+            let end = seg.vaddr + seg.mem_size;
+            let mut page = first;
+            while page < end {
+                let f = k.create_frame()?;
+                k.map_frame(vs, page, f, rights)?;
+                let pa = k.frame_paddr(f).ok_or_else(|| Error::Invalid("frame vanished".into()))?;
+                // Copy the file-backed bytes that fall into this page (the rest stays zero: bss).
+                let file_end = seg.vaddr + seg.data.len() as u64;
+                let lo = page.max(seg.vaddr);
+                let hi = (page + 4096).min(file_end);
+                if lo < hi {
+                    let src = &seg.data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize];
+                    if !ram.write(PAddr(pa.0 + (lo - page)), src) {
+                        return Err(Error::Invalid(format!("{}: segment does not fit in RAM", spec.name)));
+                    }
+                }
+                page += 4096;
+            }
+        }
+        let cnode = k.create_cnode(CNODE_RADIX)?;
+        for (slot, cap) in &spec.caps {
+            let c = match *cap {
+                CapSpec::Endpoint { ep, badge, rights } => Cap::Endpoint { ep, badge, rights },
+            };
+            k.set_cap(cnode, *slot, c)?;
+        }
+        let root = Cap::CNode { cnode, guard: 0, guard_bits: 32 - CNODE_RADIX };
+        let t = k.create_tcb(&spec.name, root, vs, spec.priority)?;
+        if let Some(ipc) = image.symbol("ipc_buffer") {
+            if ipc.value & 0xfff != 0 {
+                return Err(Error::Invalid(format!("{}: ipc_buffer is not page aligned", spec.name)));
+            }
+            k.set_ipc_buffer(t, VAddr(ipc.value))?;
+        }
+        k.set_fault_handler(t, spec.fault_handler)?;
+        let ctx = k.context_mut(t).ok_or_else(|| Error::Invalid("thread vanished".into()))?;
+        ctx.set(isa_arm::ABI.pc, image.entry);
+        ctx.set(isa_arm::CPSR, isa_arm::USER_CPSR);
+        if let Some(sp) = image.symbol("stack_top") {
+            ctx.set(isa_arm::ABI.sp, sp.value);
+        }
+        k.resume(t)?;
+        self.threads.push(LoadedThread { tcb: t, vspace: vs, image });
+        Ok(t)
+    }
+
+    /// Runs until a thread halts, no thread can run, or `max_cycles` simulated cycles in total.
+    pub fn run(&mut self, max_cycles: u64) -> Result<RunExit, Error> {
+        Ok(self.machine.run(max_cycles)?)
+    }
+
+    /// The kernel (ledger, events, threads).
+    pub fn kernel(&self) -> &Kernel {
+        self.machine.kernel()
+    }
+
+    /// A loaded thread.
+    pub fn loaded(&self, t: TcbId) -> Option<&LoadedThread> {
+        self.threads.iter().find(|l| l.tcb == t)
+    }
+
+    /// Reads `count` 32-bit words at `symbol` in thread `t`'s memory.
+    pub fn read_words(&self, t: TcbId, symbol: &str, count: usize) -> Result<Vec<u32>, Error> {
+        let l = self.loaded(t).ok_or_else(|| Error::Invalid(format!("no thread {}", t.0)))?;
+        let s = l.image.symbol(symbol).ok_or_else(|| Error::Invalid(format!("no symbol `{symbol}`")))?;
+        let bytes = self
+            .machine
+            .read_virt(l.vspace, s.value, count * 4)
+            .ok_or_else(|| Error::Invalid(format!("`{symbol}` is not mapped")))?;
+        Ok(bytes.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+
+    /// The counter reads the backend recorded: (thread, value, ledger snapshot) in time order.
+    pub fn counter_log(&self) -> &[isa_arm::CounterRead] {
+        self.machine.counter_log()
+    }
+
+    /// Records every guest cycle-counter read with a ledger snapshot (for breakdowns).
+    pub fn record_counter_reads(&mut self, on: bool) {
+        self.machine.record_counter_reads(on);
+    }
+}
