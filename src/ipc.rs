@@ -19,6 +19,9 @@ pub struct IpcConfig {
     pub samples: u32,
     /// Round trips before measuring (hot caches).
     pub warmup: u32,
+    /// Unrecorded round trips after the measured ones, so that the host-speed figure reflects a
+    /// steady state rather than start-up (translation, decoding).
+    pub speed_rounds: u32,
 }
 
 /// Statistics of one direction, in cycles.
@@ -39,7 +42,7 @@ pub struct Stats {
 pub struct HostStats {
     /// Wall-clock seconds of the simulation run (set-up excluded).
     pub seconds: f64,
-    /// Simulated one-way IPCs in the run (two per round trip, warm-up included).
+    /// Simulated one-way IPCs in the run (two per round trip, warm-up and speed rounds included).
     pub ipcs: u64,
     /// Simulated one-way IPCs per host second.
     pub ipcs_per_second: f64,
@@ -111,7 +114,8 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         ThreadSpec::new("client", guest("pingpong-client")?)
             .cap(1, CapSpec::Endpoint { ep, badge: 0x61, rights: client_rights })
             .patch("warmup", u64::from(cfg.warmup))
-            .patch("samples", u64::from(cfg.samples)),
+            .patch("samples", u64::from(cfg.samples))
+            .patch("extra_rounds", u64::from(cfg.speed_rounds)),
     )?;
     sys.record_counter_reads(true);
     let started = Instant::now();
@@ -181,7 +185,7 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         }
     };
     let st = sys.kernel().stats();
-    let ipcs = 2 * u64::from(iterations);
+    let ipcs = 2 * (u64::from(iterations) + u64::from(cfg.speed_rounds));
     let profile = &cfg.system.profile;
     Ok(IpcResult {
         arch,

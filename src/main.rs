@@ -55,6 +55,9 @@ enum Command {
         /// Round trips before measuring.
         #[arg(long, default_value_t = 16)]
         warmup: u32,
+        /// Unrecorded round trips after the samples, for the host-speed figure.
+        #[arg(long, default_value_t = 20_000)]
+        speed_rounds: u32,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: OutFormat,
@@ -90,13 +93,13 @@ enum ModelCmd {
 
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Ipc { arch, uarch, profile, kernel, samples, warmup, format, no_fastpath, no_host } => {
+        Command::Ipc { arch, uarch, profile, kernel, samples, warmup, speed_rounds, format, no_fastpath, no_host } => {
             let mut system = SystemConfig::builtin(&arch, &uarch, &kernel)?;
             if let Some(path) = profile {
                 system.profile = Profile::load(&path)?;
             }
             system.fastpath = !no_fastpath;
-            let r = ipc::run(&IpcConfig { system, samples, warmup })?;
+            let r = ipc::run(&IpcConfig { system, samples, warmup, speed_rounds })?;
             let out = match Format::from(format) {
                 Format::Table => report::ipc_table(&r, !no_host),
                 Format::Json => format!("{:#}\n", report::ipc_json(&r, !no_host)),

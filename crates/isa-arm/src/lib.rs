@@ -14,11 +14,12 @@
 //!   classes, cached); the guest reads the simulated cycle counter with `mrc p15, 0, Rd, c9, c13, 0`
 //!   (PMCCNTR), which traps and is emulated to the cycle.
 //!
-//! `unsafe` lives only in [`ram`] (host memory behind the emulator) and around the one raw mapping
-//! call, each with its `SAFETY` note.
+//! `unsafe` lives only in [`ram`] (host memory behind the emulator), in `regs` (batch register
+//! transfer) and around the one raw mapping call, each with its `SAFETY` note.
 
 pub mod decode;
 pub mod ram;
+mod regs;
 
 use decode::{BlockCache, BlockInfo, Decoder};
 use kernel::types::{TcbId, VSpaceId};
@@ -557,8 +558,7 @@ fn leave_block(st: &mut State, pc: u64, resume: u64) -> Option<Cycles> {
 
 /// Saves the running thread's registers into its TCB and runs the kernel.
 fn enter_kernel(uc: &mut Unicorn<'_, State>, event: Event) -> Resume {
-    let mut ids = SAVE_REGS;
-    let vals = uc.reg_read_batch(&mut ids, SAVE_REGS.len() as i32).unwrap_or_else(|_| vec![0; SAVE_REGS.len()]);
+    let vals = regs::read(uc, &SAVE_REGS).unwrap_or([0; SAVE_REGS.len()]);
     let st = uc.get_data_mut();
     // A trap in the middle of a block: what follows the trapping instruction did not run.
     if let Some(pc) = vals.get(ABI.pc) {
@@ -606,6 +606,6 @@ fn write_context(uc: &mut Unicorn<'_, State>, ctx: &UserContext) {
     let mut vals = [0u64; 16];
     vals[0] = cpsr;
     vals[1..16].copy_from_slice(&ctx.words[0..15]);
-    let _ = uc.reg_write_batch(&LOAD_REGS, &vals, LOAD_REGS.len() as i32);
+    let _ = regs::write(uc, &LOAD_REGS, &vals);
     let _ = uc.reg_write(RegisterARM::PC, ctx.words[ABI.pc] & !1);
 }

@@ -170,6 +170,8 @@ pub struct Kernel {
     geo: VSpaceGeometry,
     paths: CodePaths,
     switch_seq: Vec<Primitive>,
+    /// Per step: its instruction mix priced by the profile (fractional cycles), computed once.
+    step_price: Vec<f64>,
     text: Vec<(PAddr, u64)>,
     ram_base: PAddr,
     ram_size: u64,
@@ -213,7 +215,9 @@ impl Kernel {
         if off > cfg.kernel_image_bytes {
             return Err(KernelError::Invalid("kernel text larger than the reserved kernel image".into()));
         }
+        let step_price = StepId::ALL.iter().map(|id| cost.price_mix(&paths.step(*id).mix())).collect();
         Ok(Kernel {
+            step_price,
             cost,
             abi: cfg.abi,
             geo: cfg.geometry,
@@ -507,8 +511,7 @@ impl Kernel {
 
     /// Charges one preset step to `cat`, and fetches its text through the instruction cache.
     pub(crate) fn charge_step(&mut self, id: StepId, cat: Category) {
-        let mix = self.paths.step(id).mix();
-        self.cost.charge_mix(cat, &mix);
+        self.cost.charge(cat, Cycles::from_f64(self.step_price[id as usize]));
         let (pa, bytes) = self.text[id as usize];
         if bytes > 0 {
             let va = VAddr(self.geo.kernel_base + (pa.0 - self.ram_base.0));
@@ -521,12 +524,7 @@ impl Kernel {
         if n == 0 {
             return;
         }
-        let mix = self.paths.step(id).mix();
-        let mut total = simcore::InsnMix::default();
-        for _ in 0..n {
-            total = total.plus(&mix);
-        }
-        self.cost.charge_mix(cat, &total);
+        self.cost.charge(cat, Cycles::from_f64(self.step_price[id as usize] * f64::from(n)));
         let (pa, bytes) = self.text[id as usize];
         if bytes > 0 {
             let va = VAddr(self.geo.kernel_base + (pa.0 - self.ram_base.0));
@@ -582,7 +580,8 @@ impl Kernel {
                 self.cost.primitives(Category::AddressSpaceSwitch, &seq);
                 // The hardware walks from the new page directory from now on; seL4 also reads the
                 // stored hardware ASID from it.
-                let pd = self.vspaces[vs.0 as usize].paddr;
+                // seL4 keeps the hardware ASID in the page directory's last entries.
+                let pd = self.vspaces[vs.0 as usize].paddr.offset(self.geo.l1_table_bytes() - 64);
                 self.touch(pd, u64::from(self.abi.word_bytes));
                 let asid = self.vspaces[vs.0 as usize].asid;
                 self.cost.set_asid(asid);

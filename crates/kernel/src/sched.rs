@@ -23,19 +23,23 @@ pub enum SchedulerAction {
 #[derive(Clone, Debug)]
 pub(crate) struct Scheduler {
     queues: Vec<VecDeque<TcbId>>,
+    /// Bit p set = queue p is non-empty (seL4's ready-queue bitmap).
+    bitmap: [u64; 4],
     pub(crate) action: SchedulerAction,
 }
 
 impl Scheduler {
     pub(crate) fn new() -> Scheduler {
-        Scheduler { queues: vec![VecDeque::new(); 256], action: SchedulerAction::ResumeCurrentThread }
+        Scheduler { queues: vec![VecDeque::new(); 256], bitmap: [0; 4], action: SchedulerAction::ResumeCurrentThread }
     }
 
     /// tcbSchedEnqueue: at the head of its priority's queue.
     pub(crate) fn enqueue(&mut self, tcbs: &mut [Tcb], t: TcbId) {
         let tcb = &mut tcbs[t.0 as usize];
         if !tcb.queued {
-            self.queues[tcb.priority as usize].push_front(t);
+            let p = tcb.priority as usize;
+            self.queues[p].push_front(t);
+            self.bitmap[p / 64] |= 1 << (p % 64);
             tcb.queued = true;
         }
     }
@@ -44,7 +48,9 @@ impl Scheduler {
     pub(crate) fn append(&mut self, tcbs: &mut [Tcb], t: TcbId) {
         let tcb = &mut tcbs[t.0 as usize];
         if !tcb.queued {
-            self.queues[tcb.priority as usize].push_back(t);
+            let p = tcb.priority as usize;
+            self.queues[p].push_back(t);
+            self.bitmap[p / 64] |= 1 << (p % 64);
             tcb.queued = true;
         }
     }
@@ -53,9 +59,13 @@ impl Scheduler {
     pub(crate) fn dequeue(&mut self, tcbs: &mut [Tcb], t: TcbId) {
         let tcb = &mut tcbs[t.0 as usize];
         if tcb.queued {
-            let q = &mut self.queues[tcb.priority as usize];
+            let p = tcb.priority as usize;
+            let q = &mut self.queues[p];
             if let Some(i) = q.iter().position(|x| *x == t) {
                 q.remove(i);
+            }
+            if q.is_empty() {
+                self.bitmap[p / 64] &= !(1 << (p % 64));
             }
             tcb.queued = false;
         }
@@ -63,7 +73,7 @@ impl Scheduler {
 
     /// The highest priority with a ready thread.
     pub(crate) fn highest(&self) -> Option<u8> {
-        (0..256usize).rev().find(|p| !self.queues[*p].is_empty()).map(|p| p as u8)
+        (0..4usize).rev().find(|w| self.bitmap[*w] != 0).map(|w| (w * 64 + 63 - self.bitmap[w].leading_zeros() as usize) as u8)
     }
 
     /// isHighestPrio: no ready thread has a higher priority than `p`.

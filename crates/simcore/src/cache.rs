@@ -3,21 +3,38 @@
 //! Both are the same structure: sets of tagged entries, most recently used first. Deterministic:
 //! replacement depends only on the access sequence.
 
-/// One entry's tag and its ASID (`None` = global / untagged).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Entry {
+/// Tag value of an empty way.
+const INVALID: u64 = u64::MAX;
+/// ASID value of a global (untagged) entry.
+const GLOBAL: u32 = u32::MAX;
+
+/// One way: its tag, ASID (or [`GLOBAL`]) and LRU stamp.
+#[derive(Clone, Copy, Debug)]
+struct Way {
     tag: u64,
-    asid: Option<u16>,
+    stamp: u64,
+    asid: u32,
 }
 
 /// A set-associative, LRU, tag-only array: the common structure of caches and TLBs.
+///
+/// Flat arrays, one slot per way; LRU by a per-way "last used" stamp, so a hit costs a scan of
+/// the set's ways and one store, and nothing moves. Deterministic: replacement depends only on the
+/// access sequence.
 #[derive(Clone, Debug)]
 pub struct TagArray {
     ways: usize,
     set_mask: u64,
     set_shift: u32,
     block_shift: u32,
-    sets: Vec<Vec<Entry>>,
+    ways_: Vec<Way>,
+    clock: u64,
+    /// The most recently used way of the whole array: a repeated access to it changes no LRU
+    /// order, so it is answered without a scan.
+    last: usize,
+    /// For highly associative arrays (TLBs): a direct-mapped hint from block to the way that last
+    /// held it, checked before scanning. Only a shortcut: a stale hint is caught by the tag check.
+    hint: Vec<u32>,
     hits: u64,
     misses: u64,
 }
@@ -34,58 +51,94 @@ impl TagArray {
             set_mask: (nsets as u64) - 1,
             set_shift: nsets.trailing_zeros(),
             block_shift,
-            sets: vec![Vec::with_capacity(ways); nsets],
+            ways_: vec![Way { tag: INVALID, stamp: 0, asid: GLOBAL }; nsets * ways],
+            clock: 0,
+            last: usize::MAX,
+            hint: if ways > 8 { vec![0; 64] } else { Vec::new() },
             hits: 0,
             misses: 0,
         }
+    }
+
+    #[inline]
+    fn locate(&self, addr: u64) -> (usize, u64) {
+        let block = addr >> self.block_shift;
+        (((block & self.set_mask) as usize) * self.ways, block >> self.set_shift)
+    }
+
+    #[inline]
+    fn matches(w: &Way, tag: u64, asid: u32) -> bool {
+        w.tag == tag && (w.asid == GLOBAL || w.asid == asid)
     }
 
     /// Looks up the block holding `addr` for address space `asid` (`None` = global); on a miss
     /// the block is filled (evicting the least recently used). Returns true on a hit.
     /// With `global` set, a filled entry matches every address space.
     pub fn access(&mut self, addr: u64, asid: Option<u16>, global: bool) -> bool {
+        let (base, tag) = self.locate(addr);
+        let a = asid.map_or(GLOBAL, u32::from);
+        if self.last >= base && self.last < base + self.ways && Self::matches(&self.ways_[self.last], tag, a) {
+            self.hits += 1;
+            return true;
+        }
+        self.clock += 1;
+        let clock = self.clock;
         let block = addr >> self.block_shift;
-        let set = &mut self.sets[(block & self.set_mask) as usize];
-        let tag = block >> self.set_shift;
-        let pos = set.iter().position(|e| e.tag == tag && (e.asid.is_none() || e.asid == asid));
-        match pos {
-            Some(i) => {
-                let e = set.remove(i);
-                set.insert(0, e);
+        if !self.hint.is_empty() {
+            let h = self.hint[(block & 63) as usize] as usize;
+            if h < self.ways && Self::matches(&self.ways_[base + h], tag, a) {
+                self.ways_[base + h].stamp = clock;
+                self.last = base + h;
                 self.hits += 1;
-                true
-            }
-            None => {
-                if set.len() == self.ways {
-                    set.pop();
-                }
-                set.insert(0, Entry { tag, asid: if global { None } else { asid } });
-                self.misses += 1;
-                false
+                return true;
             }
         }
+        let set = &mut self.ways_[base..base + self.ways];
+        let mut victim = 0;
+        let mut oldest = u64::MAX;
+        for (i, w) in set.iter_mut().enumerate() {
+            if Self::matches(w, tag, a) {
+                w.stamp = clock;
+                self.last = base + i;
+                if let Some(h) = self.hint.get_mut((block & 63) as usize) {
+                    *h = i as u32;
+                }
+                self.hits += 1;
+                return true;
+            }
+            if w.stamp < oldest {
+                oldest = w.stamp;
+                victim = i;
+            }
+        }
+        set[victim] = Way { tag, stamp: clock, asid: if global { GLOBAL } else { a } };
+        self.last = base + victim;
+        if let Some(h) = self.hint.get_mut((block & 63) as usize) {
+            *h = victim as u32;
+        }
+        self.misses += 1;
+        false
     }
 
     /// Whether the block holding `addr` is present for `asid`, without changing any state.
     pub fn probe(&self, addr: u64, asid: Option<u16>) -> bool {
-        let block = addr >> self.block_shift;
-        let set = &self.sets[(block & self.set_mask) as usize];
-        let tag = block >> self.set_shift;
-        set.iter().any(|e| e.tag == tag && (e.asid.is_none() || e.asid == asid))
+        let (base, tag) = self.locate(addr);
+        let a = asid.map_or(GLOBAL, u32::from);
+        self.ways_[base..base + self.ways].iter().any(|w| Self::matches(w, tag, a))
     }
 
     /// Invalidates everything.
     pub fn flush_all(&mut self) {
-        for s in &mut self.sets {
-            s.clear();
-        }
+        self.ways_.iter_mut().for_each(|w| *w = Way { tag: INVALID, stamp: 0, asid: GLOBAL });
+        self.last = usize::MAX;
     }
 
     /// Invalidates every non-global entry (what an untagged TLB does on an address-space switch).
     pub fn flush_non_global(&mut self) {
-        for s in &mut self.sets {
-            s.retain(|e| e.asid.is_none());
+        for w in self.ways_.iter_mut().filter(|w| w.asid != GLOBAL) {
+            *w = Way { tag: INVALID, stamp: 0, asid: GLOBAL };
         }
+        self.last = usize::MAX;
     }
 
     /// (hits, misses) so far.

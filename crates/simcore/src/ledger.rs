@@ -2,7 +2,6 @@
 //! [`Category`] and one thread, so any result can be broken down and the parts always sum to the whole.
 
 use crate::units::Cycles;
-use std::collections::BTreeMap;
 
 /// What a cycle was spent on. The categories follow the paper's "hardware limit"
 /// (mode switches, page-table switch, saving/restoring user state) plus the kernel's own work
@@ -130,7 +129,9 @@ pub type ThreadTag = Option<u32>;
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
     total: Breakdown,
-    by_thread: BTreeMap<u32, Breakdown>,
+    now: u64,
+    /// Per thread (indexed by thread number), with a flag for "ever charged".
+    by_thread: Vec<(bool, Breakdown)>,
     current: ThreadTag,
 }
 
@@ -146,17 +147,22 @@ impl Ledger {
             return;
         }
         self.total.add(cat, c.0);
+        self.now += c.0;
         if let Some(t) = self.current {
-            self.by_thread.entry(t).or_default().add(cat, c.0);
+            let (used, b) = &mut self.by_thread[t as usize];
+            *used = true;
+            b.add(cat, c.0);
         }
     }
 
     /// Takes back `c` cycles of `cat` from the current thread: for work that was charged ahead
     /// (a whole basic block at its start) but did not happen (the block was left early by a trap).
     pub fn refund(&mut self, cat: Category, c: Cycles) {
+        let before = self.total.get(cat);
         self.total.sub(cat, c.0);
+        self.now -= before - self.total.get(cat);
         if let Some(t) = self.current {
-            if let Some(b) = self.by_thread.get_mut(&t) {
+            if let Some((_, b)) = self.by_thread.get_mut(t as usize) {
                 b.sub(cat, c.0);
             }
         }
@@ -164,6 +170,11 @@ impl Ledger {
 
     /// Sets the thread that subsequent charges belong to.
     pub fn set_thread(&mut self, t: ThreadTag) {
+        if let Some(n) = t {
+            if self.by_thread.len() <= n as usize {
+                self.by_thread.resize(n as usize + 1, (false, Breakdown::default()));
+            }
+        }
         self.current = t;
     }
 
@@ -174,7 +185,7 @@ impl Ledger {
 
     /// The simulated time so far: the sum of every charge.
     pub fn now(&self) -> Cycles {
-        Cycles(self.total.total())
+        Cycles(self.now)
     }
 
     /// A snapshot of the totals by category.
@@ -184,12 +195,12 @@ impl Ledger {
 
     /// Totals for one thread.
     pub fn thread_totals(&self, t: u32) -> Breakdown {
-        self.by_thread.get(&t).copied().unwrap_or_default()
+        self.by_thread.get(t as usize).map(|(_, b)| *b).unwrap_or_default()
     }
 
     /// Every thread with a charge, in thread order.
     pub fn threads(&self) -> impl Iterator<Item = (u32, &Breakdown)> {
-        self.by_thread.iter().map(|(k, v)| (*k, v))
+        self.by_thread.iter().enumerate().filter(|(_, (used, _))| *used).map(|(k, (_, v))| (k as u32, v))
     }
 }
 
