@@ -97,18 +97,20 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
     if cfg.samples == 0 {
         return Err(Error::Invalid("--samples must be at least 1".into()));
     }
-    let iterations = cfg.samples.checked_add(cfg.warmup).filter(|n| *n <= MAX_ITERATIONS).ok_or_else(|| {
-        Error::Invalid(format!("samples + warmup must be at most {MAX_ITERATIONS} (the guest's result buffer)"))
-    })?;
+    let iterations =
+        cfg.samples.checked_add(cfg.warmup).filter(|n| *n <= MAX_ITERATIONS).ok_or_else(|| {
+            Error::Invalid(format!(
+                "samples + warmup must be at most {MAX_ITERATIONS} (the guest's result buffer)"
+            ))
+        })?;
     let arch = cfg.system.arch.clone();
     let guest = |name: &str| {
         builtin::guest(&arch, name).ok_or_else(|| Error::Unsupported(format!("no {name} guest for {arch}")))
     };
     let mut sys = System::new(cfg.system.clone())?;
     let ep = sys.endpoint()?;
-    let server = sys.thread(
-        ThreadSpec::new("server", guest("pingpong-server")?).cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ }),
-    )?;
+    // The client is made runnable first and the server last: seL4 queues a resumed thread at the
+    // head of its priority, so the server runs first and is waiting in Recv when the client calls.
     let client_rights = Rights { read: false, write: true, grant: false, grant_reply: true };
     let client = sys.thread(
         ThreadSpec::new("client", guest("pingpong-client")?)
@@ -117,16 +119,26 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
             .patch("samples", u64::from(cfg.samples))
             .patch("extra_rounds", u64::from(cfg.speed_rounds)),
     )?;
+    let server = sys.thread(
+        ThreadSpec::new("server", guest("pingpong-server")?)
+            .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ }),
+    )?;
     sys.record_counter_reads(true);
     let started = Instant::now();
     let exit = sys.run(u64::MAX / 2)?;
     let seconds = started.elapsed().as_secs_f64();
     if exit != RunExit::Halted(client) {
-        return Err(Error::Experiment(format!("the ping-pong ended with {exit:?}; kernel events: {:?}", sys.kernel().events())));
+        return Err(Error::Experiment(format!(
+            "the ping-pong ended with {exit:?}; kernel events: {:?}",
+            sys.kernel().events()
+        )));
     }
     let err = sys.read_words(client, "error_info", 1)?;
     if err[0] != 0 {
-        return Err(Error::Experiment(format!("the client got a kernel error reply (message info {:#x})", err[0])));
+        return Err(Error::Experiment(format!(
+            "the client got a kernel error reply (message info {:#x})",
+            err[0]
+        )));
     }
     let n = iterations as usize;
     let words = sys.read_words(client, "results", 4 * n)?;
@@ -202,6 +214,10 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         paths: (st.fastpath_call, st.fastpath_reply_recv, st.slowpath),
         profile_estimates: profile.estimate_count(),
         preset_estimates: cfg.system.preset.estimate_count("aarch32"),
-        host: HostStats { seconds, ipcs, ipcs_per_second: if seconds > 0.0 { ipcs as f64 / seconds } else { 0.0 } },
+        host: HostStats {
+            seconds,
+            ipcs,
+            ipcs_per_second: if seconds > 0.0 { ipcs as f64 / seconds } else { 0.0 },
+        },
     })
 }

@@ -93,7 +93,18 @@ enum ModelCmd {
 
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Ipc { arch, uarch, profile, kernel, samples, warmup, speed_rounds, format, no_fastpath, no_host } => {
+        Command::Ipc {
+            arch,
+            uarch,
+            profile,
+            kernel,
+            samples,
+            warmup,
+            speed_rounds,
+            format,
+            no_fastpath,
+            no_host,
+        } => {
             let mut system = SystemConfig::builtin(&arch, &uarch, &kernel)?;
             if let Some(path) = profile {
                 system.profile = Profile::load(&path)?;
@@ -139,7 +150,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             ModelCmd::Validate { file } => {
                 let p = Profile::load(&file)?;
-                println!("{}: valid, {} parameters, {} estimates", file.display(), p.params().len(), p.estimate_count());
+                println!(
+                    "{}: valid, {} parameters, {} estimates",
+                    file.display(),
+                    p.params().len(),
+                    p.estimate_count()
+                );
             }
         },
     }

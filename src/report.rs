@@ -83,7 +83,11 @@ pub fn ipc_csv(r: &IpcResult, with_host: bool) -> String {
     }
     out.push('\n');
     for (dir, s) in [("call", &r.call), ("reply", &r.reply)] {
-        let _ = write!(out, "{},{},{},{},{dir},{},{},{}", r.arch, r.uarch, r.kernel, r.mhz, s.median, s.min, s.max);
+        let _ = write!(
+            out,
+            "{},{},{},{},{dir},{},{},{}",
+            r.arch, r.uarch, r.kernel, r.mhz, s.median, s.min, s.max
+        );
         for c in Category::ALL {
             let _ = write!(out, ",{}", s.breakdown.get(c));
         }
@@ -98,7 +102,11 @@ pub fn ipc_csv(r: &IpcResult, with_host: bool) -> String {
 /// The result as a table for people.
 pub fn ipc_table(r: &IpcResult, with_host: bool) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "One-way IPC, {} kernel on {} ({}, {} MHz), {} guests", r.kernel, r.uarch, r.machine, r.mhz, r.arch);
+    let _ = writeln!(
+        o,
+        "One-way IPC, {} kernel on {} ({}, {} MHz), {} guests",
+        r.kernel, r.uarch, r.machine, r.mhz, r.arch
+    );
     let _ = writeln!(
         o,
         "measured as sel4bench does: {} samples after {} warm-up round trips, counter overhead {} cycles subtracted",

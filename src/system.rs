@@ -68,6 +68,8 @@ pub enum CapSpec {
         /// Its rights.
         rights: Rights,
     },
+    /// A capability to the thread's own CSpace root CNode (as a root task has).
+    OwnCNode,
 }
 
 /// One thread: an ELF image in its own address space, its capabilities and settings.
@@ -186,10 +188,15 @@ impl System {
     /// (text executable, data not), sets its IPC buffer (symbol `ipc_buffer`), stack (`stack_top`),
     /// CSpace and priority, and makes it runnable.
     pub fn thread(&mut self, spec: ThreadSpec<'_>) -> Result<TcbId, Error> {
-        let limits = ElfLimits { user_range: (0x1000, isa_arm::GEOMETRY.kernel_base), ..ElfLimits::default() };
-        let mut image = ElfImage::parse(spec.elf, &limits).map_err(|e| Error::Elf { name: spec.name.clone(), err: e })?;
+        let limits =
+            ElfLimits { user_range: (0x1000, isa_arm::GEOMETRY.kernel_base), ..ElfLimits::default() };
+        let mut image =
+            ElfImage::parse(spec.elf, &limits).map_err(|e| Error::Elf { name: spec.name.clone(), err: e })?;
         if image.machine != ElfMachine::Arm {
-            return Err(Error::Unsupported(format!("{}: not an ARM executable ({:?})", spec.name, image.machine)));
+            return Err(Error::Unsupported(format!(
+                "{}: not an ARM executable ({:?})",
+                spec.name, image.machine
+            )));
         }
         for (sym, value) in &spec.patches {
             let s = image
@@ -226,6 +233,7 @@ impl System {
         for (slot, cap) in &spec.caps {
             let c = match *cap {
                 CapSpec::Endpoint { ep, badge, rights } => Cap::Endpoint { ep, badge, rights },
+                CapSpec::OwnCNode => Cap::CNode { cnode, guard: 0, guard_bits: 32 - CNODE_RADIX },
             };
             k.set_cap(cnode, *slot, c)?;
         }

@@ -18,7 +18,9 @@ pub fn mrc_rd(word: u32) -> usize {
 
 fn reg_list_len(op_str: &str) -> u32 {
     match (op_str.find('{'), op_str.find('}')) {
-        (Some(a), Some(b)) if b > a => op_str[a + 1..b].split(',').filter(|s| !s.trim().is_empty()).count() as u32,
+        (Some(a), Some(b)) if b > a => {
+            op_str[a + 1..b].split(',').filter(|s| !s.trim().is_empty()).count() as u32
+        }
         _ => 1,
     }
 }
@@ -55,7 +57,9 @@ fn classify(id: u32, op_str: &str) -> InsnClass {
     {
         return InsnClass::Store;
     }
-    if [ARM_INS_B, ARM_INS_BL, ARM_INS_BX, ARM_INS_BLX, ARM_INS_BXJ, ARM_INS_CBZ, ARM_INS_CBNZ].iter().any(|x| is(*x))
+    if [ARM_INS_B, ARM_INS_BL, ARM_INS_BX, ARM_INS_BLX, ARM_INS_BXJ, ARM_INS_CBZ, ARM_INS_CBNZ]
+        .iter()
+        .any(|x| is(*x))
     {
         return InsnClass::Branch;
     }
@@ -145,7 +149,6 @@ impl Decoder {
         prefix.push(total);
         BlockInfo { va, asid, size: bytes.len() as u32, pa, cost: total, prefix }
     }
-
 }
 
 impl BlockInfo {

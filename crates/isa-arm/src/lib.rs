@@ -236,7 +236,8 @@ impl ArmMachine {
             record: false,
             log: Vec::new(),
         };
-        let mut uc = Unicorn::new_with_data(Arch::ARM, Mode::ARM, state).map_err(emu("creating the emulator"))?;
+        let mut uc =
+            Unicorn::new_with_data(Arch::ARM, Mode::ARM, state).map_err(emu("creating the emulator"))?;
         uc.ctl_set_cpu_model(model as i32).map_err(emu("selecting the CPU model"))?;
         uc.ctl_set_tlb_type(TlbType::VIRTUAL).map_err(emu("enabling the virtual TLB"))?;
         let ptr = uc.get_data().ram.as_ptr();
@@ -325,7 +326,9 @@ impl ArmMachine {
             let event = match (r, fault) {
                 (Err(uc_error::EXCEPTION), Some(f)) => Some(fault_event(&self.uc, f)),
                 // Reaching the exit address means the guest jumped into the kernel window.
-                (Ok(()), _) => Some(Event::VmFault { addr: EXIT_UNTIL, instruction: true, write: false, fsr: 0 }),
+                (Ok(()), _) => {
+                    Some(Event::VmFault { addr: EXIT_UNTIL, instruction: true, write: false, fsr: 0 })
+                }
                 (Err(e), _) => {
                     // Anything else the emulator raises for guest behaviour (e.g. an access that
                     // escaped translation) is a fault of the running thread at its PC.
@@ -388,12 +391,14 @@ fn data_fault_address(uc: &Unicorn<'_, State>, pc: u64) -> Option<u64> {
         // LDM/STM: the lowest address accessed.
         0b100 => {
             let n = u64::from((w & 0xffff).count_ones());
-            Some(match (pre, up) {
-                (false, true) => base,
-                (true, true) => base.wrapping_add(4),
-                (false, false) => base.wrapping_sub(4 * n).wrapping_add(4),
-                (true, false) => base.wrapping_sub(4 * n),
-            } & 0xffff_ffff)
+            Some(
+                match (pre, up) {
+                    (false, true) => base,
+                    (true, true) => base.wrapping_add(4),
+                    (false, false) => base.wrapping_sub(4 * n).wrapping_add(4),
+                    (true, false) => base.wrapping_sub(4 * n),
+                } & 0xffff_ffff,
+            )
         }
         _ => None,
     }
@@ -419,13 +424,13 @@ fn tlb_fill(uc: &mut Unicorn<'_, State>, va: u64, kind: MemType) -> Option<TlbEn
         Some(t) => {
             let mut perms = Prot::NONE;
             if t.rights.read {
-                perms = perms | Prot::READ;
+                perms |= Prot::READ;
             }
             if t.rights.write {
-                perms = perms | Prot::WRITE;
+                perms |= Prot::WRITE;
             }
             if t.rights.exec {
-                perms = perms | Prot::EXEC;
+                perms |= Prot::EXEC;
             }
             Some(TlbEntry { paddr: t.paddr.0, perms })
         }
@@ -513,9 +518,12 @@ fn emulate_counter_read(uc: &mut Unicorn<'_, State>) -> bool {
     let Ok(pc) = uc.pc_read() else { return false };
     let st = uc.get_data_mut();
     let Some(vs) = st.vspace else { return false };
-    let Some(word) = st.kernel.translate(vs, pc).and_then(|t| st.ram.read(t.paddr, 4)).map(|b| {
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-    }) else {
+    let Some(word) = st
+        .kernel
+        .translate(vs, pc)
+        .and_then(|t| st.ram.read(t.paddr, 4))
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    else {
         return false;
     };
     if !decode::is_pmccntr_read(word) {

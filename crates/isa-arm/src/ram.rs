@@ -51,17 +51,13 @@ impl Ram {
         // SAFETY: `ptr` points to `layout.size()` initialised (zeroed, then written) bytes owned by
         // this struct for its whole life; Unicorn only accesses them while executing guest code,
         // which never overlaps a hook or a call between runs, so no write races this shared view.
-        unsafe {
-            std::slice::from_raw_parts(self.ptr.as_ptr(), self.layout.size())
-        }
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.layout.size()) }
     }
 
     /// The RAM as a mutable byte slice (same rule as [`Ram::bytes`]).
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `bytes`; `&mut self` makes this the only Rust reference to the memory.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.layout.size())
-        }
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.layout.size()) }
     }
 
     /// Copies `data` to physical address `pa`; false if it does not fit in RAM.
@@ -100,8 +96,6 @@ impl Drop for Ram {
         // SAFETY: `ptr` was allocated with exactly `layout` in `new` and is freed once, here. The
         // emulator that mapped it is closed before its data (this struct) is dropped
         // (UnicornInner::drop closes the engine before its fields drop).
-        unsafe {
-            dealloc(self.ptr.as_ptr(), self.layout)
-        }
+        unsafe { dealloc(self.ptr.as_ptr(), self.layout) }
     }
 }

@@ -16,7 +16,9 @@ pub fn read<D, const N: usize>(uc: &Unicorn<'_, D>, ids: &[RegisterARM; N]) -> R
     // SAFETY: the handle is the live engine owned by `uc`; `regs` and `ptrs` are arrays of exactly
     // `N` elements, and every pointer in `ptrs` points to a distinct, writable, 8-byte-aligned u64
     // in `vals` that outlives the call (ARM registers are written as 4 bytes into zeroed slots).
-    let err = unsafe { unicorn_engine::uc_reg_read_batch(uc.get_handle(), regs.as_ptr(), ptrs.as_mut_ptr(), N as i32) };
+    let err = unsafe {
+        unicorn_engine::uc_reg_read_batch(uc.get_handle(), regs.as_ptr(), ptrs.as_mut_ptr(), N as i32)
+    };
     if err == uc_error::OK {
         Ok(vals)
     } else {
@@ -25,7 +27,11 @@ pub fn read<D, const N: usize>(uc: &Unicorn<'_, D>, ids: &[RegisterARM; N]) -> R
 }
 
 /// Writes `N` registers in one call, in order.
-pub fn write<D, const N: usize>(uc: &mut Unicorn<'_, D>, ids: &[RegisterARM; N], vals: &[u64; N]) -> Result<(), uc_error> {
+pub fn write<D, const N: usize>(
+    uc: &mut Unicorn<'_, D>,
+    ids: &[RegisterARM; N],
+    vals: &[u64; N],
+) -> Result<(), uc_error> {
     let regs: [i32; N] = ids.map(|r| r as i32);
     let mut ptrs: [*mut c_void; N] = [std::ptr::null_mut(); N];
     for (p, v) in ptrs.iter_mut().zip(vals.iter()) {

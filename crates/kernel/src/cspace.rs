@@ -114,9 +114,14 @@ pub fn resolve(
             // A zero-sized level can never consume bits: treat as a depth mismatch rather than loop forever.
             return Err(LookupFault::DepthMismatch { bits_left: n_bits as u8, bits_found: 0 });
         }
-        let found_guard = if gbits > n_bits { None } else { Some((cptr.0 >> (n_bits - gbits)) & mask(gbits)) };
+        let found_guard =
+            if gbits > n_bits { None } else { Some((cptr.0 >> (n_bits - gbits)) & mask(gbits)) };
         if found_guard != Some(guard & mask(gbits)) {
-            return Err(LookupFault::GuardMismatch { bits_left: n_bits as u8, guard_found: guard, guard_bits });
+            return Err(LookupFault::GuardMismatch {
+                bits_left: n_bits as u8,
+                guard_found: guard,
+                guard_bits,
+            });
         }
         if level_bits > n_bits {
             return Err(LookupFault::DepthMismatch { bits_left: n_bits as u8, bits_found: level_bits as u8 });
@@ -184,7 +189,10 @@ mod tests {
     fn depth_mismatch_and_invalid_root() {
         let nodes = vec![cnode(8)];
         let root = Cap::CNode { cnode: CNodeId(0), guard: 0, guard_bits: 0 };
-        assert!(matches!(resolve(&nodes, root, CPtr(1), 4, &mut vec![]), Err(LookupFault::DepthMismatch { .. })));
+        assert!(matches!(
+            resolve(&nodes, root, CPtr(1), 4, &mut vec![]),
+            Err(LookupFault::DepthMismatch { .. })
+        ));
         assert_eq!(resolve(&nodes, Cap::Null, CPtr(1), 32, &mut vec![]), Err(LookupFault::InvalidRoot));
     }
 }

@@ -131,7 +131,11 @@ impl Kernel {
         // The one-shot reply capability is consumed.
         self.touch_tcb(cur, layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES, layout::CTE_BYTES);
         self.tcbs[cur.0 as usize].caller = Cap::Null;
-        self.touch_tcb(caller, layout::TCB_SLOTS + layout::SLOT_VTABLE * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.touch_tcb(
+            caller,
+            layout::TCB_SLOTS + layout::SLOT_VTABLE * layout::CTE_BYTES,
+            layout::CTE_BYTES,
+        );
         self.fastpath_copy_mrs(cur, caller, info.length);
         self.touch_tcb(caller, layout::TCB_STATE, 8);
         self.tcbs[caller.0 as usize].state = ThreadState::Running;

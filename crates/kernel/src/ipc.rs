@@ -203,7 +203,11 @@ impl Kernel {
         self.set_state(sender, ThreadState::BlockedOnReply);
         // The master reply cap in the sender's TCB and the receiver's caller slot (cteInsert).
         self.touch_tcb(sender, layout::TCB_SLOTS + layout::SLOT_REPLY * layout::CTE_BYTES, layout::CTE_BYTES);
-        self.touch_tcb(receiver, layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.touch_tcb(
+            receiver,
+            layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES,
+            layout::CTE_BYTES,
+        );
         self.tcbs[receiver.0 as usize].caller = Cap::Reply { tcb: sender, master: false, can_grant };
     }
 
@@ -231,7 +235,8 @@ impl Kernel {
                 let n = self.copy_mrs(sender, sbuf, receiver, rbuf, usize::from(info.length), mem);
                 // Capability transfer (extraCaps) arrives with the complete kernel (Step 4): until then
                 // no capability is transferred, as seL4 does for a receiver without a receive slot.
-                let out = MessageInfo { label: info.label, caps_unwrapped: 0, extra_caps: 0, length: n as u8 };
+                let out =
+                    MessageInfo { label: info.label, caps_unwrapped: 0, extra_caps: 0, length: n as u8 };
                 self.set_reg(receiver, self.abi.msg_info, out.to_word());
             }
             Some(f) => {
@@ -239,7 +244,8 @@ impl Kernel {
                 for (i, w) in words.iter().enumerate() {
                     self.set_mr(receiver, rbuf, i, *w, mem);
                 }
-                let len = words.len().min(if rbuf.is_some() { MSG_MAX_LENGTH } else { self.abi.n_register_mrs });
+                let len =
+                    words.len().min(if rbuf.is_some() { MSG_MAX_LENGTH } else { self.abi.n_register_mrs });
                 self.set_reg(receiver, self.abi.msg_info, MessageInfo::new(f.label(), len as u8).to_word());
             }
         }
@@ -327,7 +333,9 @@ impl Kernel {
         let at = self.cost.now();
         let delivered = match (handler != 0).then(|| self.lookup_cap(t, handler)) {
             Some(Ok(l)) => match l.cap {
-                Cap::Endpoint { ep, badge, rights } if rights.write && (rights.grant || rights.grant_reply) => {
+                Cap::Endpoint { ep, badge, rights }
+                    if rights.write && (rights.grant || rights.grant_reply) =>
+                {
                     let args = SendArgs {
                         blocking: true,
                         do_call: true,
@@ -396,7 +404,9 @@ impl Kernel {
         match slot {
             ReplySlot::Caller(t) => self.delete_caller_cap(t),
             ReplySlot::Slot(s) => {
-                if let Some(c) = self.cnodes.get_mut(s.cnode.0 as usize).and_then(|c| c.slots.get_mut(s.index)) {
+                if let Some(c) =
+                    self.cnodes.get_mut(s.cnode.0 as usize).and_then(|c| c.slots.get_mut(s.index))
+                {
                     *c = Cap::Null;
                 }
             }

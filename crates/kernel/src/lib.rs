@@ -27,8 +27,10 @@ mod syscall;
 pub mod types;
 pub mod vspace;
 
-use object::{layout, CNode, Cap, Endpoint, EpState, Fault, Frame, Mapping, Tcb, ThreadState, VSpace, VmRights};
-use preset::{CodePaths, KernelPreset, PresetError, StepId};
+use object::{
+    layout, CNode, Cap, Endpoint, EpState, Fault, Frame, Mapping, Tcb, ThreadState, VSpace, VmRights,
+};
+use preset::{KernelPreset, PresetError, StepId};
 use simcore::{Asid, Category, CostModel, Cycles, PAddr, Primitive, RegisterAbi, UserContext, VAddr};
 use types::{CNodeId, EpId, FrameId, TcbId, VSpaceId};
 use vspace::{Translation, VSpaceGeometry};
@@ -168,7 +170,6 @@ pub struct Kernel {
     cost: CostModel,
     abi: RegisterAbi,
     geo: VSpaceGeometry,
-    paths: CodePaths,
     switch_seq: Vec<Primitive>,
     /// Per step: its instruction mix priced by the profile (fractional cycles), computed once.
     step_price: Vec<f64>,
@@ -221,7 +222,6 @@ impl Kernel {
             cost,
             abi: cfg.abi,
             geo: cfg.geometry,
-            paths,
             switch_seq,
             text,
             ram_base: cfg.ram_base,
@@ -316,7 +316,13 @@ impl Kernel {
     }
 
     /// Maps `frame` at `va` in `vs` with `rights`, creating the second-level table if needed.
-    pub fn map_frame(&mut self, vs: VSpaceId, va: u64, frame: FrameId, rights: VmRights) -> Result<(), KernelError> {
+    pub fn map_frame(
+        &mut self,
+        vs: VSpaceId,
+        va: u64,
+        frame: FrameId,
+        rights: VmRights,
+    ) -> Result<(), KernelError> {
         let paddr = self.frame_paddr(frame).ok_or_else(|| KernelError::Invalid("no such frame".into()))?;
         self.map_paddr(vs, va, paddr, rights, true)
     }

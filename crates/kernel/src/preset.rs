@@ -188,7 +188,29 @@ pub enum StepId {
 
 impl StepId {
     /// Every step, in file order.
-    pub const ALL: [StepId; 21] = [StepId::Entry, StepId::Exit, StepId::FastpathCall, StepId::FastpathReplyRecv, StepId::CopyMr, StepId::SlowpathEntry, StepId::LookupLevel, StepId::DecodeInvocation, StepId::SendIpc, StepId::ReceiveIpc, StepId::DoIpcTransfer, StepId::CopyMrBuffer, StepId::SetupCallerCap, StepId::DoReplyTransfer, StepId::Schedule, StepId::ChooseThread, StepId::SwitchToThread, StepId::PossibleSwitchTo, StepId::TcbQueueOp, StepId::HandleFault, StepId::SyscallError];
+    pub const ALL: [StepId; 21] = [
+        StepId::Entry,
+        StepId::Exit,
+        StepId::FastpathCall,
+        StepId::FastpathReplyRecv,
+        StepId::CopyMr,
+        StepId::SlowpathEntry,
+        StepId::LookupLevel,
+        StepId::DecodeInvocation,
+        StepId::SendIpc,
+        StepId::ReceiveIpc,
+        StepId::DoIpcTransfer,
+        StepId::CopyMrBuffer,
+        StepId::SetupCallerCap,
+        StepId::DoReplyTransfer,
+        StepId::Schedule,
+        StepId::ChooseThread,
+        StepId::SwitchToThread,
+        StepId::PossibleSwitchTo,
+        StepId::TcbQueueOp,
+        StepId::HandleFault,
+        StepId::SyscallError,
+    ];
 
     /// The step's name in the preset file.
     pub fn name(self) -> &'static str {

@@ -30,7 +30,11 @@ pub(crate) struct Scheduler {
 
 impl Scheduler {
     pub(crate) fn new() -> Scheduler {
-        Scheduler { queues: vec![VecDeque::new(); 256], bitmap: [0; 4], action: SchedulerAction::ResumeCurrentThread }
+        Scheduler {
+            queues: vec![VecDeque::new(); 256],
+            bitmap: [0; 4],
+            action: SchedulerAction::ResumeCurrentThread,
+        }
     }
 
     /// tcbSchedEnqueue: at the head of its priority's queue.
@@ -73,7 +77,10 @@ impl Scheduler {
 
     /// The highest priority with a ready thread.
     pub(crate) fn highest(&self) -> Option<u8> {
-        (0..4usize).rev().find(|w| self.bitmap[*w] != 0).map(|w| (w * 64 + 63 - self.bitmap[w].leading_zeros() as usize) as u8)
+        (0..4usize)
+            .rev()
+            .find(|w| self.bitmap[*w] != 0)
+            .map(|w| (w * 64 + 63 - self.bitmap[w].leading_zeros() as usize) as u8)
     }
 
     /// isHighestPrio: no ready thread has a higher priority than `p`.

@@ -103,7 +103,11 @@ impl Kernel {
             Ok(l) => l,
             Err(lf) => {
                 if blocking {
-                    self.handle_fault(t, Fault::CapFault { addr: cptr, in_recv_phase: false, lookup: lf }, mem);
+                    self.handle_fault(
+                        t,
+                        Fault::CapFault { addr: cptr, in_recv_phase: false, lookup: lf },
+                        mem,
+                    );
                 }
                 return;
             }
@@ -170,7 +174,11 @@ impl Kernel {
                 }
                 _ => {
                     let lf = LookupFault::MissingCapability { bits_left: 0 };
-                    self.handle_fault(t, Fault::CapFault { addr: cptr, in_recv_phase: true, lookup: lf }, mem);
+                    self.handle_fault(
+                        t,
+                        Fault::CapFault { addr: cptr, in_recv_phase: true, lookup: lf },
+                        mem,
+                    );
                 }
             },
         }

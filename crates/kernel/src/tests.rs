@@ -237,7 +237,11 @@ fn call_on_an_unresolvable_cptr_is_a_capability_fault_and_stops_the_thread_witho
     assert_eq!(s.state(c), ThreadState::Inactive);
     assert!(matches!(
         s.k.events().last(),
-        Some(KernelEvent::Fault { fault: Fault::CapFault { in_recv_phase: false, .. }, delivered: false, .. })
+        Some(KernelEvent::Fault {
+            fault: Fault::CapFault { in_recv_phase: false, .. },
+            delivered: false,
+            ..
+        })
     ));
 }
 
@@ -335,7 +339,10 @@ fn an_unknown_syscall_is_a_fault_not_a_panic() {
     s.k.context_mut(c).unwrap().set(7, 1234);
     let r = s.k.handle(Event::Syscall, &mut s.mem);
     assert_eq!(r, Resume::Idle);
-    assert!(matches!(s.k.events()[0], KernelEvent::Fault { fault: Fault::UnknownSyscall { number: 1234 }, .. }));
+    assert!(matches!(
+        s.k.events()[0],
+        KernelEvent::Fault { fault: Fault::UnknownSyscall { number: 1234 }, .. }
+    ));
 }
 
 #[test]

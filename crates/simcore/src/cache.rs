@@ -77,7 +77,8 @@ impl TagArray {
     pub fn access(&mut self, addr: u64, asid: Option<u16>, global: bool) -> bool {
         let (base, tag) = self.locate(addr);
         let a = asid.map_or(GLOBAL, u32::from);
-        if self.last >= base && self.last < base + self.ways && Self::matches(&self.ways_[self.last], tag, a) {
+        if self.last >= base && self.last < base + self.ways && Self::matches(&self.ways_[self.last], tag, a)
+        {
             self.hits += 1;
             return true;
         }

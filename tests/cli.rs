@@ -1,0 +1,107 @@
+//! The command line: output formats, determinism, and clear errors for bad input.
+
+use std::process::Command;
+
+fn l4sim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_l4sim")).args(args).output().expect("run l4sim")
+}
+
+const SMALL: &[&str] = &[
+    "ipc",
+    "--arch",
+    "armv7",
+    "--uarch",
+    "cortex-a9",
+    "--samples",
+    "16",
+    "--warmup",
+    "4",
+    "--speed-rounds",
+    "0",
+];
+
+#[test]
+fn ipc_json_has_the_documented_keys_and_a_breakdown_that_sums() {
+    let mut args = SMALL.to_vec();
+    args.extend(["--format", "json"]);
+    let out = l4sim(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    for k in ["arch", "uarch", "kernel", "call", "reply", "breakdown", "host"] {
+        assert!(v.get(k).is_some(), "missing key {k}");
+    }
+    for d in ["call", "reply"] {
+        for k in ["median", "min", "max", "breakdown"] {
+            assert!(v[d].get(k).is_some(), "missing {d}.{k}");
+        }
+    }
+    let sum: u64 = v["breakdown"].as_object().unwrap().values().map(|x| x.as_u64().unwrap()).sum();
+    assert_eq!(sum, v["call"]["median"].as_u64().unwrap());
+    assert!(v["host"]["ipcs_per_second"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn two_runs_print_identical_output_without_the_host_figures() {
+    for fmt in ["table", "json", "csv"] {
+        let mut args = SMALL.to_vec();
+        args.extend(["--format", fmt, "--no-host"]);
+        let a = l4sim(&args);
+        let b = l4sim(&args);
+        assert!(a.status.success());
+        assert_eq!(a.stdout, b.stdout, "format {fmt}");
+    }
+}
+
+#[test]
+fn unknown_profile_is_a_clear_error() {
+    let out = l4sim(&["ipc", "--uarch", "pentium9"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown microarchitecture profile `pentium9`") && err.contains("cortex-a9"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_profile_file_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("l4sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        ("syntax.toml", "name = \"x\"\nthis is not toml"),
+        ("unknown-field.toml", &format!("{}\nturbo = true\n", simcore_profile())),
+        ("no-source.toml", &simcore_profile().replacen("source = ", "sauce = ", 1)),
+    ];
+    for (file, text) in cases {
+        let p = dir.join(file);
+        std::fs::write(&p, text).unwrap();
+        let out = l4sim(&["model", "validate", p.to_str().unwrap()]);
+        assert!(!out.status.success(), "{file} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("invalid profile"), "{file}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn simcore_profile() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/profiles/cortex-a9.toml")).unwrap()
+}
+
+#[test]
+fn too_many_samples_is_refused_not_truncated() {
+    let out = l4sim(&["ipc", "--samples", "5000"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at most 1024"));
+}
+
+#[test]
+fn model_list_shows_every_profile_with_its_estimates() {
+    let out = l4sim(&["model", "list"]);
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    for p in ["cortex-a9", "arm1136", "xscale"] {
+        assert!(s.contains(p));
+    }
+    let show = l4sim(&["model", "show", "cortex-a9"]);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("[E] estimate:"));
+}

@@ -1,0 +1,134 @@
+//! Guest misbehaviour never panics the host: bad capabilities get seL4's errors or capability
+//! faults, bad memory accesses become VM faults, malformed images are rejected with a clear error.
+
+use l4sim::builtin;
+use l4sim::isa_arm::RunExit;
+use l4sim::kernel::object::{Fault, ThreadState};
+use l4sim::kernel::types::{MessageInfo, Rights, SysError};
+use l4sim::kernel::KernelEvent;
+use l4sim::system::{CapSpec, System, SystemConfig, ThreadSpec};
+use l4sim::Error;
+
+fn system() -> System {
+    System::new(SystemConfig::builtin("armv7", "cortex-a9", "sel4").unwrap()).unwrap()
+}
+
+fn guest(name: &str) -> &'static [u8] {
+    builtin::guest("armv7", name).unwrap()
+}
+
+/// Runs errors-client calling `target` with `caps` and returns (message info, MR0) it saw.
+fn call_result(caps: Vec<(usize, CapSpec)>, target: u64) -> (System, l4sim::kernel::types::TcbId, RunExit) {
+    let mut sys = system();
+    let mut spec = ThreadSpec::new("errors", guest("errors-client")).patch("target_cptr", target);
+    for (slot, c) in caps {
+        spec = spec.cap(slot, c);
+    }
+    let t = sys.thread(spec).unwrap();
+    let exit = sys.run(10_000_000).unwrap();
+    (sys, t, exit)
+}
+
+#[test]
+fn call_without_the_write_right_returns_invalid_capability() {
+    let mut sys = system();
+    let ep = sys.endpoint().unwrap();
+    drop(sys);
+    let (sys, t, exit) = call_result(vec![(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ })], 1);
+    assert_eq!(exit, RunExit::Halted(t));
+    let info = MessageInfo::from_word(u64::from(sys.read_words(t, "result_info", 1).unwrap()[0]));
+    assert_eq!(info.label, SysError::InvalidCapability as u64);
+    assert_eq!(sys.read_words(t, "result_mr0", 1).unwrap()[0], 0);
+}
+
+#[test]
+fn call_on_an_empty_slot_returns_invalid_capability() {
+    let (sys, t, exit) = call_result(vec![], 5);
+    assert_eq!(exit, RunExit::Halted(t));
+    let info = MessageInfo::from_word(u64::from(sys.read_words(t, "result_info", 1).unwrap()[0]));
+    assert_eq!(info.label, SysError::InvalidCapability as u64);
+}
+
+#[test]
+fn call_on_a_cnode_returns_illegal_operation() {
+    let (sys, t, exit) = call_result(vec![(2, CapSpec::OwnCNode)], 2);
+    assert_eq!(exit, RunExit::Halted(t));
+    let info = MessageInfo::from_word(u64::from(sys.read_words(t, "result_info", 1).unwrap()[0]));
+    assert_eq!(info.label, SysError::IllegalOperation as u64);
+}
+
+#[test]
+fn call_on_an_unresolvable_address_is_a_capability_fault_that_stops_the_thread() {
+    let (sys, t, exit) = call_result(vec![], 0x1234_5678);
+    assert_eq!(exit, RunExit::Idle);
+    assert_eq!(sys.kernel().tcb(t).unwrap().state, ThreadState::Inactive);
+    assert!(matches!(
+        sys.kernel().events(),
+        [KernelEvent::Fault {
+            fault: Fault::CapFault { addr: 0x1234_5678, in_recv_phase: false, .. },
+            delivered: false,
+            ..
+        }]
+    ));
+}
+
+fn vm_fault_of(name: &str) -> (u64, bool) {
+    let mut sys = system();
+    let t = sys.thread(ThreadSpec::new(name, guest(name))).unwrap();
+    let exit = sys.run(10_000_000).unwrap();
+    assert_eq!(exit, RunExit::Idle, "the faulting thread must not reach its DebugHalt");
+    assert_eq!(sys.kernel().tcb(t).unwrap().state, ThreadState::Inactive);
+    match sys.kernel().events() {
+        [KernelEvent::Fault { fault: Fault::VmFault { addr, instruction, .. }, delivered: false, .. }] => {
+            (*addr, *instruction)
+        }
+        other => panic!("expected one VM fault, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_load_from_an_unmapped_page_is_a_vm_fault_not_a_host_panic() {
+    assert_eq!(vm_fault_of("fault-unmapped"), (4, false));
+}
+
+#[test]
+fn a_load_from_a_kernel_only_page_is_a_vm_fault() {
+    assert_eq!(vm_fault_of("fault-kernel"), (0xF000_0000, false));
+}
+
+#[test]
+fn malformed_elf_images_are_rejected_with_a_clear_error() {
+    let good = guest("pingpong-server");
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("garbage", b"this is not an ELF file at all".to_vec()),
+        ("truncated header", good[..40].to_vec()),
+        ("truncated segments", good[..good.len() / 2].to_vec()),
+    ];
+    let mut bad_machine = good.to_vec();
+    bad_machine[18] = 62; // e_machine = x86-64 in an ELF32 file
+    cases.push(("wrong machine", bad_machine));
+    for (what, bytes) in cases {
+        let mut sys = system();
+        match sys.thread(ThreadSpec::new(what, &bytes)) {
+            Err(Error::Elf { name, err }) => {
+                assert_eq!(name, what);
+                assert!(!err.to_string().is_empty());
+            }
+            other => panic!("{what}: expected an ELF error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn patching_a_missing_symbol_is_an_error_not_a_panic() {
+    let mut sys = system();
+    let r = sys.thread(ThreadSpec::new("s", guest("pingpong-server")).patch("no_such_symbol", 1));
+    assert!(matches!(r, Err(Error::Invalid(m)) if m.contains("no_such_symbol")));
+}
+
+#[test]
+fn a_profile_for_another_architecture_is_refused_clearly() {
+    let r = System::new(SystemConfig::builtin("armv7", "xscale", "sel4").unwrap());
+    assert!(matches!(r, Err(Error::Unsupported(m)) if m.contains("armv5")));
+}

@@ -1,0 +1,55 @@
+//! The ping-pong of Step 1, end to end: two ARMv7 address spaces, an endpoint, Call/ReplyRecv.
+
+mod common;
+
+use l4sim::report;
+use simcore::Category;
+
+#[test]
+fn the_pingpong_completes_on_the_fastpath_with_a_breakdown_that_sums_to_the_median() {
+    let r = common::small_ipc(true);
+    assert!(r.call.median > 0 && r.reply.median > 0);
+    assert_eq!(r.call.breakdown.total(), r.call.median);
+    assert_eq!(r.reply.breakdown.total(), r.reply.median);
+    assert!(r.call.min <= r.call.median && r.call.median <= r.call.max);
+    // 40 round trips: every Call and every ReplyRecv after the first Recv takes the fastpath.
+    assert_eq!(r.paths.0, 40);
+    assert_eq!(r.paths.1, 40);
+    // The mechanisms the paper's hardware limit names are all present.
+    for c in [Category::TrapEntry, Category::TrapExit, Category::StateSave, Category::StateRestore] {
+        assert!(r.call.breakdown.get(c) > 0, "{} missing", c.name());
+    }
+    assert!(r.call.breakdown.get(Category::AddressSpaceSwitch) > 0);
+    assert!(r.call.breakdown.get(Category::KernelPath) > 0);
+    // The counter-read overhead was measured (one mrc) and subtracted from the user share.
+    assert!(r.counter_overhead > 0);
+}
+
+#[test]
+fn two_runs_give_identical_results() {
+    let a = report::ipc_json(&common::small_ipc(true), false).to_string();
+    let b = report::ipc_json(&common::small_ipc(true), false).to_string();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn the_slowpath_gives_the_same_protocol_and_costs_more() {
+    let fast = common::small_ipc(true);
+    let slow = common::small_ipc(false);
+    assert_eq!(slow.paths.0 + slow.paths.1, 0, "no fastpath taken when disabled");
+    assert!(
+        slow.call.median > fast.call.median,
+        "slowpath {} vs fastpath {}",
+        slow.call.median,
+        fast.call.median
+    );
+    assert!(slow.reply.median > fast.reply.median);
+    assert_eq!(slow.call.breakdown.total(), slow.call.median);
+}
+
+#[test]
+fn warm_caches_leave_no_miss_in_the_median_call() {
+    let r = common::small_ipc(true);
+    // Hot loop: the working set of two threads and the kernel fits the Cortex-A9's L1 and TLBs.
+    assert_eq!(r.call.breakdown.get(Category::TlbMiss), 0);
+}
