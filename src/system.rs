@@ -170,7 +170,7 @@ impl System {
             fastpath: config.fastpath,
         };
         let kernel = Kernel::new(kcfg, CostModel::new(config.profile.clone()))?;
-        let machine = ArmMachine::new(kernel, &config.profile.unicorn_cpu)?;
+        let machine = ArmMachine::new(kernel, &config.profile.unicorn_cpu, arch)?;
         Ok(System { config, machine, threads: vec![] })
     }
 

@@ -5,10 +5,43 @@ use capstone::arch::arm::{ArchMode, ArmInsn};
 use capstone::prelude::*;
 use simcore::{CostModel, InsnClass, PAddr};
 
-/// The counter-read instruction guests use: `mrc p15, 0, Rd, c9, c13, 0` (PMCCNTR), any condition
-/// `al` and any Rd.
+/// The instruction with which guest code reads the cycle counter, per architecture: what
+/// benchmark code uses on that hardware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CounterInsn {
+    /// ARMv7 PMU: `mrc p15, 0, Rd, c9, c13, 0` (PMCCNTR).
+    Pmccntr,
+    /// ARM11 (ARMv6): `mrc p15, 0, Rd, c15, c12, 1` (CCNT).
+    Arm11Ccnt,
+    /// Intel XScale (ARMv5TE): `mrc p14, 0, Rd, c1, c0, 0` (CCNT).
+    XscaleCcnt,
+}
+
+impl CounterInsn {
+    /// The counter instruction of an architecture (`armv7`, `armv6`, `armv5`).
+    pub fn for_arch(arch: &str) -> Option<CounterInsn> {
+        Some(match arch {
+            "armv7" => CounterInsn::Pmccntr,
+            "armv6" => CounterInsn::Arm11Ccnt,
+            "armv5" => CounterInsn::XscaleCcnt,
+            _ => return None,
+        })
+    }
+
+    /// Whether `word` is this counter read (condition `al`, any Rd).
+    pub fn matches(self, word: u32) -> bool {
+        let pattern = match self {
+            CounterInsn::Pmccntr => 0xee19_0f1d,
+            CounterInsn::Arm11Ccnt => 0xee1f_0f3c,
+            CounterInsn::XscaleCcnt => 0xee11_0e10,
+        };
+        word & 0xffff_0fff == pattern
+    }
+}
+
+/// Whether `word` is the ARMv7 PMCCNTR read (`mrc p15, 0, Rd, c9, c13, 0`, condition `al`).
 pub fn is_pmccntr_read(word: u32) -> bool {
-    (word & 0x0fff_0fff) == 0x0e19_0f1d && (word >> 28) == 0xe
+    CounterInsn::Pmccntr.matches(word)
 }
 
 /// Rd of a `mrc` instruction.
@@ -108,6 +141,7 @@ pub struct BlockInfo {
 /// Decodes and prices blocks.
 pub struct Decoder {
     cs: Capstone,
+    counter: CounterInsn,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -117,10 +151,15 @@ impl std::fmt::Debug for Decoder {
 }
 
 impl Decoder {
-    /// An ARM (A32) decoder.
-    pub fn new() -> Result<Decoder, String> {
+    /// An ARM (A32) decoder for code that reads the cycle counter with `counter`.
+    pub fn new(counter: CounterInsn) -> Result<Decoder, String> {
         let cs = Capstone::new().arm().mode(ArchMode::Arm).build().map_err(|e| e.to_string())?;
-        Ok(Decoder { cs })
+        Ok(Decoder { cs, counter })
+    }
+
+    /// The counter-read instruction this decoder recognises.
+    pub fn counter(&self) -> CounterInsn {
+        self.counter
     }
 
     /// Prices the block of `bytes` at `va`. Undecodable words (data, or instructions capstone does
@@ -133,7 +172,7 @@ impl Decoder {
             let addr = va + 4 * i as u64;
             prefix.push(total);
             let word = chunk.iter().rev().fold(0u32, |a, b| (a << 8) | u32::from(*b));
-            if chunk.len() == 4 && is_pmccntr_read(word) {
+            if chunk.len() == 4 && self.counter.matches(word) {
                 total += cost.price_primitive(simcore::Primitive::CounterRead);
                 continue;
             }
@@ -206,11 +245,14 @@ mod tests {
         assert!(is_pmccntr_read(0xee192f1d));
         assert!(!is_pmccntr_read(0xee190f1e));
         assert!(!is_pmccntr_read(0xef000000)); // svc
+        assert!(CounterInsn::Arm11Ccnt.matches(0xee1f3f3c)); // mrc p15, 0, r3, c15, c12, 1
+        assert!(CounterInsn::XscaleCcnt.matches(0xee112e10)); // mrc p14, 0, r2, c1, c0, 0
+        assert!(!CounterInsn::XscaleCcnt.matches(0xee198f1d));
     }
 
     #[test]
     fn classifies_loads_stores_multiples_and_branches() {
-        let d = Decoder::new().unwrap();
+        let d = Decoder::new(CounterInsn::Pmccntr).unwrap();
         let code: [u32; 6] = [
             0xe5912000, // ldr r2, [r1]
             0xe5812000, // str r2, [r1]

@@ -84,6 +84,9 @@ pub fn cpu_model(name: &str) -> Option<ArmCpuModel> {
 /// Errors of the backend itself (never of guest behaviour).
 #[derive(Debug, thiserror::Error)]
 pub enum ArmError {
+    /// The architecture is not one this backend runs.
+    #[error("unknown ARM architecture `{0}` (known: armv5, armv6, armv7)")]
+    UnknownArch(String),
     /// The profile names a CPU this backend cannot emulate.
     #[error("unknown ARM CPU model `{0}` (known: arm926, arm1136, arm1176, cortex-a8, cortex-a9, cortex-a15, pxa255, ...)")]
     UnknownCpu(String),
@@ -210,12 +213,16 @@ fn emu(what: &'static str) -> impl Fn(uc_error) -> ArmError {
 }
 
 impl ArmMachine {
-    /// Builds the machine around `kernel` (whose RAM layout it maps) on the CPU model `cpu`.
-    pub fn new(kernel: Kernel, cpu: &str) -> Result<ArmMachine, ArmError> {
+    /// Builds the machine around `kernel` (whose RAM layout it maps) on the CPU model `cpu`, for
+    /// guest code of architecture `arch` (`armv7`, `armv6`, `armv5`: it selects the cycle-counter
+    /// instruction the guests use).
+    pub fn new(kernel: Kernel, cpu: &str, arch: &str) -> Result<ArmMachine, ArmError> {
         let model = cpu_model(cpu).ok_or_else(|| ArmError::UnknownCpu(cpu.to_string()))?;
+        let counter =
+            decode::CounterInsn::for_arch(arch).ok_or_else(|| ArmError::UnknownArch(arch.into()))?;
         let (base, size) = kernel.ram();
         let ram = Ram::new(base, size).ok_or(ArmError::Ram(size))?;
-        let decoder = Decoder::new().map_err(ArmError::Decoder)?;
+        let decoder = Decoder::new(counter).map_err(ArmError::Decoder)?;
         let exit_page = PAddr(base.0 + size);
         let state = State {
             kernel,
@@ -526,7 +533,7 @@ fn emulate_counter_read(uc: &mut Unicorn<'_, State>) -> bool {
     else {
         return false;
     };
-    if !decode::is_pmccntr_read(word) {
+    if !st.decoder.counter().matches(word) {
         return false;
     }
     let rd = decode::mrc_rd(word);

@@ -242,6 +242,10 @@ impl CostModel {
 
     /// Makes `asid` the current address space for TLB tagging. On hardware whose TLBs are not
     /// ASID-tagged, the switch invalidates every non-global entry (as a page-table switch does there).
+    ///
+    /// Virtually tagged caches without ASIDs (XScale) cannot keep lines across a switch either: they
+    /// are invalidated too, so every later access pays its refill. (The cost of the clean/invalidate
+    /// operation itself is the kernel's to charge, as a primitive of its switch sequence.)
     pub fn set_asid(&mut self, asid: Asid) {
         if asid != self.asid && !self.tlb_tagged {
             self.itlb.flush_non_global();
@@ -249,6 +253,10 @@ impl CostModel {
             if let Some(m) = &mut self.main_tlb {
                 m.flush_non_global();
             }
+        }
+        if asid != self.asid && self.virtually_tagged {
+            self.l1i.flush_non_global();
+            self.l1d.flush_non_global();
         }
         self.asid = asid;
     }
@@ -361,13 +369,20 @@ impl CostModel {
             tlb += self.translate(page << PAGE_SHIFT, global, instr, walk);
         }
         let line = if instr { self.l1i_line } else { self.l1d_line };
-        let tag = if self.virtually_tagged { self.tag(global) } else { None };
+        // Virtually tagged lines carry no ASID on such hardware; global (kernel) lines survive a switch.
+        // (one pseudo-ASID for every user line, so that a switch can invalidate them); physically
+        // tagged lines are valid in every address space.
+        let (tag, fill_global) = if self.virtually_tagged { (Some(0), global) } else { (None, true) };
         let (start, end) = if self.virtually_tagged { (va.0, va.0 + bytes) } else { (pa.0, pa.0 + bytes) };
         let mut cache = 0.0;
         let mut a = start & !(line - 1);
         while a < end {
             let pa_line = pa.0 + (a.max(start) - start);
-            let hit = if instr { self.l1i.access(a, tag, global) } else { self.l1d.access(a, tag, global) };
+            let hit = if instr {
+                self.l1i.access(a, tag, fill_global)
+            } else {
+                self.l1d.access(a, tag, fill_global)
+            };
             if !hit {
                 cache += self.outer_miss(pa_line & !(line - 1));
             }
