@@ -26,7 +26,7 @@ use kernel::types::{TcbId, VSpaceId};
 use kernel::vspace::VSpaceGeometry;
 use kernel::{Event, Kernel, Resume};
 use ram::Ram;
-use simcore::{Breakdown, Category, Cycles, PAddr, RegisterAbi, UserContext, VAddr};
+use simcore::{Breakdown, Category, Cycles, FaultWord, PAddr, RegisterAbi, UserContext, VAddr};
 use unicorn_engine::{
     uc_error, Arch, ArmCpuModel, MemType, Mode, Prot, RegisterARM, TlbEntry, TlbType, Unicorn,
 };
@@ -43,6 +43,22 @@ pub const ABI: RegisterAbi = RegisterAbi {
     word_bytes: 4,
     saved_registers: 17,
     syscall_insn_bytes: 4,
+    flags: CPSR,
+    unknown_syscall_msg: &[
+        FaultWord::Reg(0),
+        FaultWord::Reg(1),
+        FaultWord::Reg(2),
+        FaultWord::Reg(3),
+        FaultWord::Reg(4),
+        FaultWord::Reg(5),
+        FaultWord::Reg(6),
+        FaultWord::Reg(7),
+        FaultWord::FaultIp,
+        FaultWord::Reg(13),
+        FaultWord::Reg(14),
+        FaultWord::Reg(CPSR),
+        FaultWord::SyscallNumber,
+    ],
 };
 
 /// Index of CPSR in the context.
@@ -188,25 +204,17 @@ const SAVE_REGS: [RegisterARM; 17] = [
     RegisterARM::CPSR,
 ];
 
-/// Registers written on a switch, CPSR first (it selects the register bank); PC is written last, alone.
-const LOAD_REGS: [RegisterARM; 16] = [
-    RegisterARM::CPSR,
-    RegisterARM::R0,
-    RegisterARM::R1,
-    RegisterARM::R2,
-    RegisterARM::R3,
-    RegisterARM::R4,
-    RegisterARM::R5,
-    RegisterARM::R6,
-    RegisterARM::R7,
-    RegisterARM::R8,
-    RegisterARM::R9,
-    RegisterARM::R10,
-    RegisterARM::R11,
-    RegisterARM::R12,
-    RegisterARM::SP,
-    RegisterARM::LR,
-];
+/// Registers written on a switch, CPSR first (it selects the register bank), then r0–r14; PC is
+/// written last, alone.
+const LOAD_REGS: [RegisterARM; 16] = {
+    let mut out = [RegisterARM::CPSR; 16];
+    let mut i = 0;
+    while i < 15 {
+        out[i + 1] = SAVE_REGS[i];
+        i += 1;
+    }
+    out
+};
 
 fn emu(what: &'static str) -> impl Fn(uc_error) -> ArmError {
     move |err| ArmError::Emulator { what, err }

@@ -314,12 +314,20 @@ impl Kernel {
                 v
             }
             Fault::VmFault { addr, instruction, fsr } => vec![ip, addr, u64::from(instruction), fsr],
-            Fault::UnknownSyscall { number } => {
-                // The architecture's full register set is sent by seL4; here the portable subset:
-                // IP, SP, and the syscall number.
-                vec![ip, ctx.get(self.abi.sp), number]
+            Fault::UnknownSyscall { number } => self
+                .abi
+                .unknown_syscall_msg
+                .iter()
+                .map(|w| match *w {
+                    simcore::FaultWord::Reg(r) => ctx.get(r),
+                    simcore::FaultWord::FaultIp => ip,
+                    simcore::FaultWord::SyscallNumber => number,
+                })
+                .collect(),
+            // seL4_UserException_{FaultIP, SP, FLAGS, Number, Code}.
+            Fault::UserException { number, code } => {
+                vec![ip, ctx.get(self.abi.sp), ctx.get(self.abi.flags), number, code]
             }
-            Fault::UserException { number, code } => vec![ip, ctx.get(self.abi.sp), number, code],
         }
     }
 

@@ -28,6 +28,12 @@ const ABI: RegisterAbi = RegisterAbi {
     word_bytes: 4,
     saved_registers: 17,
     syscall_insn_bytes: 4,
+    flags: 16,
+    unknown_syscall_msg: &[
+        simcore::FaultWord::Reg(0),
+        simcore::FaultWord::FaultIp,
+        simcore::FaultWord::SyscallNumber,
+    ],
 };
 
 const RAM: u64 = 0x4000_0000;

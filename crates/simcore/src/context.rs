@@ -22,6 +22,17 @@ impl Default for UserContext {
     }
 }
 
+/// One word of a kernel-built fault message, as the architecture's seL4 ABI lays it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultWord {
+    /// A saved user register (context index).
+    Reg(usize),
+    /// The faulting instruction's address (seL4's FaultIP).
+    FaultIp,
+    /// The system-call number (UnknownSyscall messages).
+    SyscallNumber,
+}
+
 /// Where each ABI role lives in a [`UserContext`]. Built by the ISA backend (e.g. seL4's aarch32
 /// ABI: r7 = syscall number, r0 = capability/badge, r1 = message info, r2–r5 = MR0–MR3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +57,11 @@ pub struct RegisterAbi {
     pub saved_registers: u32,
     /// Size in bytes of the system-call instruction, for restarting a system call.
     pub syscall_insn_bytes: u64,
+    /// The processor status/flags register (CPSR, RFLAGS).
+    pub flags: usize,
+    /// Layout of the `seL4_Fault_UnknownSyscall` message (e.g. aarch32: R0–R7, FaultIP, SP, LR,
+    /// CPSR, Syscall).
+    pub unknown_syscall_msg: &'static [FaultWord],
 }
 
 impl UserContext {

@@ -22,7 +22,7 @@ pub mod physmem;
 pub mod profile;
 pub mod units;
 
-pub use context::{RegisterAbi, UserContext};
+pub use context::{FaultWord, RegisterAbi, UserContext};
 pub use cost::{CostModel, MemStats, Primitive, WalkPath};
 pub use elf::{ElfClass, ElfError, ElfImage, ElfLimits, ElfMachine};
 pub use insn::{InsnClass, InsnMix};
