@@ -18,6 +18,16 @@ pub const GUESTS: &[(&str, &str, &[u8])] = &[
     ("armv7", "fault-unmapped", include_bytes!("../fixtures/guests/armv7/fault-unmapped.elf")),
     ("armv7", "fault-kernel", include_bytes!("../fixtures/guests/armv7/fault-kernel.elf")),
     ("armv7", "errors-client", include_bytes!("../fixtures/guests/armv7/errors-client.elf")),
+    ("armv6", "pingpong-client", include_bytes!("../fixtures/guests/armv6/pingpong-client.elf")),
+    ("armv6", "pingpong-server", include_bytes!("../fixtures/guests/armv6/pingpong-server.elf")),
+    ("armv6", "fault-unmapped", include_bytes!("../fixtures/guests/armv6/fault-unmapped.elf")),
+    ("armv6", "fault-kernel", include_bytes!("../fixtures/guests/armv6/fault-kernel.elf")),
+    ("armv6", "errors-client", include_bytes!("../fixtures/guests/armv6/errors-client.elf")),
+    ("armv5", "pingpong-client", include_bytes!("../fixtures/guests/armv5/pingpong-client.elf")),
+    ("armv5", "pingpong-server", include_bytes!("../fixtures/guests/armv5/pingpong-server.elf")),
+    ("armv5", "fault-unmapped", include_bytes!("../fixtures/guests/armv5/fault-unmapped.elf")),
+    ("armv5", "fault-kernel", include_bytes!("../fixtures/guests/armv5/fault-kernel.elf")),
+    ("armv5", "errors-client", include_bytes!("../fixtures/guests/armv5/errors-client.elf")),
 ];
 
 /// The TOML of a built-in profile.

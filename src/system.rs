@@ -145,9 +145,9 @@ impl System {
     /// An empty system.
     pub fn new(config: SystemConfig) -> Result<System, Error> {
         let arch = config.arch.as_str();
-        if arch != "armv7" {
+        if !matches!(arch, "armv7" | "armv6" | "armv5") {
             return Err(Error::Unsupported(format!(
-                "architecture `{arch}`: this build runs armv7 guests (x86 arrives with the x86 backend)"
+                "architecture `{arch}`: this build runs armv7, armv6 and armv5 guests (x86 arrives with the x86 backend)"
             )));
         }
         if config.profile.arch != arch {

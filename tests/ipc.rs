@@ -53,3 +53,15 @@ fn warm_caches_leave_no_miss_in_the_median_call() {
     // Hot loop: the working set of two threads and the kernel fits the Cortex-A9's L1 and TLBs.
     assert_eq!(r.call.breakdown.get(Category::TlbMiss), 0);
 }
+
+#[test]
+fn the_pingpong_also_runs_on_the_arm1136_and_xscale_models() {
+    for (arch, uarch) in [("armv6", "arm1136"), ("armv5", "xscale")] {
+        let system = l4sim::system::SystemConfig::builtin(arch, uarch, "sel4").expect("config");
+        let r = l4sim::ipc::run(&l4sim::ipc::IpcConfig { system, samples: 16, warmup: 4, speed_rounds: 0 })
+            .unwrap_or_else(|e| panic!("{uarch}: {e}"));
+        assert_eq!(r.call.breakdown.total(), r.call.median, "{uarch}");
+        assert_eq!(r.paths.0, 20, "{uarch}: every Call on the fastpath");
+        assert!(r.call.median > 0);
+    }
+}

@@ -11,8 +11,9 @@
 //! - **Traps**: `svc` enters the kernel as a system call with seL4's aarch32 register ABI; memory
 //!   faults, undefined instructions and other exceptions become kernel fault events.
 //! - **Time**: user code is priced per basic block (capstone decode + the profile's instruction
-//!   classes, cached); the guest reads the simulated cycle counter with `mrc p15, 0, Rd, c9, c13, 0`
-//!   (PMCCNTR), which traps and is emulated to the cycle.
+//!   classes, cached); the guest reads the simulated cycle counter with the instruction benchmark
+//!   code uses on that hardware (ARMv7 PMCCNTR, ARM11 CCNT, XScale CCNT: [`decode::CounterInsn`]),
+//!   which traps and is emulated to the cycle.
 //!
 //! `unsafe` lives only in [`ram`] (host memory behind the emulator), in `regs` (batch register
 //! transfer) and around the one raw mapping call, each with its `SAFETY` note.
