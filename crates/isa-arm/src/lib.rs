@@ -475,9 +475,8 @@ fn on_block(uc: &mut Unicorn<'_, State>, va: u64, size: u32) {
             r
         }
     };
-    let walk = st.kernel.walk_path(vs, va);
+    st.kernel.user_fetch(vs, VAddr(va), pa, u64::from(size));
     let cm = st.kernel.cost_mut();
-    cm.fetch(VAddr(va), pa, u64::from(size), false, &mut || walk);
     st.block_va = va;
     st.block_size = size;
     st.block_exec_start = cm.now();

@@ -478,6 +478,15 @@ impl Kernel {
         &self.abi
     }
 
+    /// A user instruction fetch of `bytes` at `va` in `vs` (physically `pa`) through the instruction
+    /// TLB and cache; the walk is computed only on a TLB miss.
+    pub fn user_fetch(&mut self, vs: VSpaceId, va: VAddr, pa: PAddr, bytes: u64) {
+        let Kernel { cost, vspaces, geo, .. } = self;
+        let v = vspaces.get(vs.0 as usize);
+        let mut walk = || v.map(|v| v.walk_path(geo, va.0)).unwrap_or_default();
+        cost.fetch(va, pa, bytes, false, &mut walk);
+    }
+
     /// The cost model (ledger, caches, TLBs).
     pub fn cost(&self) -> &CostModel {
         &self.cost
@@ -542,23 +551,27 @@ impl Kernel {
         VAddr(self.geo.kernel_base + pa.0.saturating_sub(self.ram_base.0))
     }
 
-    fn kernel_fetch(&mut self, va: VAddr, pa: PAddr, bytes: u64) {
-        let walk = self.kernel_walk(va);
-        self.cost.fetch(va, pa, bytes, true, &mut || walk);
+    /// A kernel access through the kernel window: the page-table walk (from the active address
+    /// space's top-level table) is only computed if the TLBs miss.
+    fn kernel_access(&mut self, va: VAddr, pa: PAddr, bytes: u64, instr: bool) {
+        let Kernel { cost, vspaces, geo, active_vspace, .. } = self;
+        let vs = active_vspace.and_then(|v| vspaces.get(v.0 as usize));
+        let mut walk = || vs.map(|v| v.walk_path(geo, va.0)).unwrap_or_default();
+        if instr {
+            cost.fetch(va, pa, bytes, true, &mut walk);
+        } else {
+            cost.data(va, pa, bytes, true, &mut walk);
+        }
     }
 
-    fn kernel_walk(&self, va: VAddr) -> simcore::WalkPath {
-        match self.active_vspace.and_then(|v| self.vspaces.get(v.0 as usize)) {
-            Some(v) => v.walk_path(&self.geo, va.0),
-            None => simcore::WalkPath::default(),
-        }
+    fn kernel_fetch(&mut self, va: VAddr, pa: PAddr, bytes: u64) {
+        self.kernel_access(va, pa, bytes, true);
     }
 
     /// A kernel data access to `bytes` at physical `pa` (through the kernel window).
     pub(crate) fn touch(&mut self, pa: PAddr, bytes: u64) {
         let va = self.kernel_va(pa);
-        let walk = self.kernel_walk(va);
-        self.cost.data(va, pa, bytes, true, &mut || walk);
+        self.kernel_access(va, pa, bytes, false);
     }
 
     /// Touches a field of a TCB.

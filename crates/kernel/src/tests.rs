@@ -370,3 +370,87 @@ fn every_cycle_is_charged_to_a_category_and_runs_are_deterministic() {
     assert!(b.get(Category::AddressSpaceSwitch) > 0);
     assert_eq!(run(), (now, b));
 }
+
+/// xorshift64*: a deterministic source of "guest behaviour" for the robustness test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+#[test]
+fn random_guest_register_values_never_panic_the_kernel_and_keep_queues_consistent() {
+    for fastpath in [true, false] {
+        let mut s = system(fastpath, Rights::ALL);
+        s.k.resume(s.client).unwrap();
+        s.k.resume(s.server).unwrap();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut r = s.k.start();
+        for _ in 0..20_000 {
+            let t = match r {
+                Resume::Thread(t) => t,
+                // Everyone blocked or stopped: wake both and go on.
+                Resume::Idle | Resume::Halt(_) => {
+                    for t in [s.client, s.server] {
+                        let tcb = &mut s.k.tcbs[t.0 as usize];
+                        if !tcb.state.is_runnable() {
+                            s.k.cancel_ipc(t);
+                            s.k.tcbs[t.0 as usize].state = ThreadState::Inactive;
+                            s.k.resume(t).unwrap();
+                        }
+                    }
+                    r = s.k.start();
+                    continue;
+                }
+            };
+            let ctx = s.k.context_mut(t).unwrap();
+            for w in ctx.words.iter_mut().take(17) {
+                *w = rng.next() & 0xffff_ffff;
+            }
+            // Mostly plausible syscalls and small capability pointers, sometimes anything.
+            if rng.next() % 4 != 0 {
+                ctx.words[7] = (-(1 + (rng.next() % 11) as i64)) as u64 & 0xffff_ffff;
+                ctx.words[0] = rng.next() % 8;
+                ctx.words[1] &= 0xffff_f1ff;
+            }
+            let ev = match rng.next() % 10 {
+                0 => Event::VmFault {
+                    addr: rng.next(),
+                    instruction: rng.next() % 2 == 0,
+                    write: false,
+                    fsr: 7,
+                },
+                1 => Event::UserException { number: rng.next() % 8, code: 0 },
+                _ => Event::Syscall,
+            };
+            r = s.k.handle(ev, &mut s.mem);
+            // Queue invariants: every thread in an endpoint queue is blocked on that endpoint,
+            // and every queued thread is runnable.
+            for (i, ep) in s.k.endpoints.iter().enumerate() {
+                assert_eq!(ep.queue.is_empty(), ep.state == EpState::Idle);
+                for q in &ep.queue {
+                    match s.k.tcbs[q.0 as usize].state {
+                        ThreadState::BlockedOnSend { ep: e, .. }
+                        | ThreadState::BlockedOnReceive { ep: e } => {
+                            assert_eq!(e.0 as usize, i)
+                        }
+                        other => panic!("thread in endpoint queue is {other:?}"),
+                    }
+                }
+            }
+            for t in [s.client, s.server] {
+                let tcb = &s.k.tcbs[t.0 as usize];
+                if tcb.queued {
+                    assert!(tcb.state.is_runnable(), "queued but {:?}", tcb.state);
+                }
+            }
+        }
+        let l = s.k.cost().ledger();
+        assert_eq!(l.snapshot().total(), l.now().0);
+    }
+}
