@@ -65,8 +65,10 @@ pub const ABI: RegisterAbi = RegisterAbi {
 /// Index of CPSR in the context.
 pub const CPSR: usize = 16;
 
-/// ARM short-descriptor page tables with seL4's kernel window.
-pub const GEOMETRY: VSpaceGeometry = VSpaceGeometry::ARM_SHORT;
+/// ARMv5–v7 short-descriptor page tables (4096 x 1 MiB top-level entries, 256 x 4 KiB second-level
+/// entries, 4-byte descriptors) with seL4's aarch32 kernel window at 0xE000_0000 (1 MiB sections).
+pub const GEOMETRY: VSpaceGeometry =
+    VSpaceGeometry { l1_bits: 12, l2_bits: 8, page_bits: 12, entry_bytes: 4, kernel_base: 0xE000_0000 };
 
 /// User-mode CPSR (ARM state, interrupts as the user sees them).
 pub const USER_CPSR: u64 = 0x10;

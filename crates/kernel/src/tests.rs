@@ -36,6 +36,10 @@ const ABI: RegisterAbi = RegisterAbi {
     ],
 };
 
+/// ARM short-descriptor geometry, as the ARM backend states it.
+const GEOMETRY: VSpaceGeometry =
+    VSpaceGeometry { l1_bits: 12, l2_bits: 8, page_bits: 12, entry_bytes: 4, kernel_base: 0xE000_0000 };
+
 const RAM: u64 = 0x4000_0000;
 const IPC_VA: u64 = 0x8000;
 
@@ -52,7 +56,7 @@ fn system(fastpath: bool, client_rights: Rights) -> Sys {
     let profile = Profile::from_toml(PROFILE, "cortex-a9").expect("profile");
     let cfg = KernelConfig {
         abi: ABI,
-        geometry: VSpaceGeometry::ARM_SHORT,
+        geometry: GEOMETRY,
         isa: "aarch32".into(),
         arch: "armv7".into(),
         insn_bytes: 4,

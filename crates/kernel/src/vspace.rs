@@ -1,5 +1,6 @@
 //! Address spaces built from page-table objects: a top-level table and second-level tables,
-//! with the geometry the ISA backend states (ARM short-descriptor: 4096 x 1 MiB entries, 256 x 4 KiB).
+//! with the geometry the ISA backend states (e.g. ARM short-descriptor: 4096 x 1 MiB entries,
+//! 256 x 4 KiB).
 //! The backend translates guest accesses through these same objects, so the kernel's page tables
 //! are the only truth about what a thread may touch.
 
@@ -17,23 +18,12 @@ pub struct VSpaceGeometry {
     pub page_bits: u32,
     /// Bytes per page-table entry.
     pub entry_bytes: u32,
-    /// Virtual base of the kernel window (physical memory mapped kernel-only and global).
+    /// Virtual base of the kernel window: physical memory mapped kernel-only and global, with
+    /// top-level (section) mappings, so a walk reads one descriptor.
     pub kernel_base: u64,
-    /// log2 of the kernel window's mapping size (ARM: 1 MiB sections, walked in one step).
-    pub kernel_page_bits: u32,
 }
 
 impl VSpaceGeometry {
-    /// ARMv5–v7 short-descriptor format with seL4's aarch32 kernel window at 0xE000_0000.
-    pub const ARM_SHORT: VSpaceGeometry = VSpaceGeometry {
-        l1_bits: 12,
-        l2_bits: 8,
-        page_bits: 12,
-        entry_bytes: 4,
-        kernel_base: 0xE000_0000,
-        kernel_page_bits: 20,
-    };
-
     /// Bytes of a top-level table.
     pub fn l1_table_bytes(&self) -> u64 {
         (1u64 << self.l1_bits) * u64::from(self.entry_bytes)
