@@ -171,6 +171,7 @@ pub struct Kernel {
     abi: RegisterAbi,
     geo: VSpaceGeometry,
     switch_seq: Vec<Primitive>,
+    switch_seq_slowpath: Vec<Primitive>,
     /// Per step: its instruction mix priced by the profile (fractional cycles), computed once.
     step_price: Vec<f64>,
     text: Vec<(PAddr, u64)>,
@@ -201,6 +202,7 @@ impl Kernel {
     pub fn new(cfg: KernelConfig, cost: CostModel) -> Result<Kernel, KernelError> {
         let paths = cfg.preset.paths(&cfg.isa)?.clone();
         let switch_seq = cfg.preset.switch_sequence(&cfg.arch)?;
+        let switch_seq_slowpath = cfg.preset.slowpath_switch_sequence(&cfg.arch)?;
         if cfg.kernel_image_bytes >= cfg.ram_size {
             return Err(KernelError::Invalid("kernel image does not fit in RAM".into()));
         }
@@ -223,6 +225,7 @@ impl Kernel {
             abi: cfg.abi,
             geo: cfg.geometry,
             switch_seq,
+            switch_seq_slowpath,
             text,
             ram_base: cfg.ram_base,
             ram_size: cfg.ram_size,
@@ -416,7 +419,7 @@ impl Kernel {
         self.schedule();
         match self.current {
             Some(t) => {
-                self.note_switch(t);
+                self.note_switch(t, false);
                 Resume::Thread(t)
             }
             None => Resume::Idle,
@@ -586,17 +589,18 @@ impl Kernel {
         u64::from(self.abi.saved_registers) * u64::from(self.abi.word_bytes)
     }
 
-    /// Records a switch of the running thread: the address-space switch sequence, the new ASID,
-    /// and the ledger's thread attribution.
-    pub(crate) fn note_switch(&mut self, t: TcbId) {
+    /// Records a switch of the running thread: the address-space switch sequence (the fastpath's or
+    /// the slowpath's), the new ASID, and the ledger's thread attribution.
+    pub(crate) fn note_switch(&mut self, t: TcbId, fastpath: bool) {
         let vs = self.vspace_of(t);
         if vs != self.active_vspace || self.cost.ledger().thread() != Some(t.0) {
             self.stats.switches += 1;
         }
         if let Some(vs) = vs {
             if Some(vs) != self.active_vspace {
-                let seq = self.switch_seq.clone();
-                self.cost.primitives(Category::AddressSpaceSwitch, &seq);
+                let Kernel { cost, switch_seq, switch_seq_slowpath, .. } = self;
+                let seq = if fastpath { switch_seq } else { switch_seq_slowpath };
+                cost.primitives(Category::AddressSpaceSwitch, seq);
                 // The hardware walks from the new page directory from now on; seL4 also reads the
                 // stored hardware ASID from it.
                 // seL4 keeps the hardware ASID in the page directory's last entries.

@@ -281,8 +281,12 @@ pub struct KernelPreset {
     pub version: String,
     /// Paths per ISA family (`aarch32`, `ia32`, `x86_64`).
     pub code: BTreeMap<String, CodePaths>,
-    /// Address-space switch primitive sequence per architecture (`armv7`, `armv6`, ...).
+    /// Address-space switch primitive sequence per architecture (`armv7`, `armv6`, ...), as the
+    /// IPC fastpath issues it.
     pub vspace_switch: BTreeMap<String, Vec<String>>,
+    /// The slowpath's sequence, for architectures where its code differs from the fastpath's.
+    #[serde(default)]
+    pub vspace_switch_slowpath: BTreeMap<String, Vec<String>>,
 }
 
 /// Why a preset could not be loaded or used.
@@ -343,7 +347,7 @@ impl KernelPreset {
                 }
             }
         }
-        for (arch, seq) in &p.vspace_switch {
+        for (arch, seq) in p.vspace_switch.iter().chain(p.vspace_switch_slowpath.iter()) {
             for n in seq {
                 if primitive_from_name(n).is_none() {
                     return Err(PresetError::Invalid {
@@ -377,6 +381,15 @@ impl KernelPreset {
             what: format!("architecture {arch}"),
         })?;
         Ok(seq.iter().filter_map(|n| primitive_from_name(n)).collect())
+    }
+
+    /// The slowpath's address-space switch sequence for an architecture (the fastpath's where the
+    /// preset gives no separate one).
+    pub fn slowpath_switch_sequence(&self, arch: &str) -> Result<Vec<Primitive>, PresetError> {
+        match self.vspace_switch_slowpath.get(arch) {
+            Some(seq) => Ok(seq.iter().filter_map(|n| primitive_from_name(n)).collect()),
+            None => self.switch_sequence(arch),
+        }
     }
 
     /// How many steps (for `isa`) are estimates.

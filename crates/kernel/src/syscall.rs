@@ -64,7 +64,7 @@ impl Kernel {
             };
             if done {
                 let next = self.current;
-                return Some(self.exit_to(Some(t), next));
+                return Some(self.exit_to(Some(t), next, true));
             }
         }
         self.charge_step(StepId::SlowpathEntry, Category::KernelPath);
@@ -209,17 +209,17 @@ impl Kernel {
             self.activate_thread();
         }
         let next = self.current;
-        self.exit_to(prev, next)
+        self.exit_to(prev, next, false)
     }
 
-    /// Leaves the kernel into `next`: address-space switch if the thread changed, then the exit
-    /// stub and the exception return.
-    pub(crate) fn exit_to(&mut self, prev: Option<TcbId>, next: Option<TcbId>) -> Resume {
+    /// Leaves the kernel into `next`: address-space switch if the thread changed (as the fastpath or
+    /// the slowpath issues it), then the exit stub and the exception return.
+    pub(crate) fn exit_to(&mut self, prev: Option<TcbId>, next: Option<TcbId>, fastpath: bool) -> Resume {
         let Some(n) = next else {
             return Resume::Idle;
         };
         if prev != Some(n) {
-            self.note_switch(n);
+            self.note_switch(n, fastpath);
         }
         self.charge_step(StepId::Exit, Category::StateRestore);
         let regs = self.regs_bytes();
