@@ -132,3 +132,30 @@ fn a_profile_for_another_architecture_is_refused_clearly() {
     let r = System::new(SystemConfig::builtin("armv7", "xscale", "sel4").unwrap());
     assert!(matches!(r, Err(Error::Unsupported(m)) if m.contains("armv5")));
 }
+
+#[test]
+fn a_halted_machine_stays_halted() {
+    let (mut sys, t, exit) = call_result(vec![], 5);
+    assert_eq!(exit, RunExit::Halted(t));
+    let now = sys.kernel().cost().now();
+    assert_eq!(sys.run(u64::MAX / 2).unwrap(), RunExit::Halted(t));
+    assert_eq!(sys.kernel().cost().now(), now, "nothing ran after the halt");
+}
+
+#[test]
+fn a_runaway_thread_stops_at_the_cycle_limit() {
+    // The ping-pong needs far more than 5,000 cycles to finish: the run must stop at the limit.
+    let mut sys = system();
+    let ep = sys.endpoint().unwrap();
+    let client = ThreadSpec::new("client", guest("pingpong-client"))
+        .cap(1, CapSpec::Endpoint { ep, badge: 1, rights: Rights::ALL })
+        .patch("samples", 1000);
+    sys.thread(client).unwrap();
+    sys.thread(
+        ThreadSpec::new("server", guest("pingpong-server"))
+            .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ }),
+    )
+    .unwrap();
+    assert_eq!(sys.run(5_000).unwrap(), RunExit::CycleLimit);
+    assert!(sys.kernel().cost().now().0 >= 5_000);
+}

@@ -174,6 +174,8 @@ struct State {
     counter_reads: u64,
     record: bool,
     log: Vec<CounterRead>,
+    /// Set once a thread called seL4_DebugHalt: the machine stays halted.
+    halted: Option<TcbId>,
 }
 
 /// An ARM machine: the emulator, its RAM and the kernel.
@@ -253,6 +255,7 @@ impl ArmMachine {
             counter_reads: 0,
             record: false,
             log: Vec::new(),
+            halted: None,
         };
         let mut uc =
             Unicorn::new_with_data(Arch::ARM, Mode::ARM, state).map_err(emu("creating the emulator"))?;
@@ -319,6 +322,9 @@ impl ArmMachine {
     pub fn run(&mut self, max_cycles: u64) -> Result<RunExit, ArmError> {
         {
             let st = self.uc.get_data_mut();
+            if let Some(t) = st.halted {
+                return Ok(RunExit::Halted(t));
+            }
             st.cycle_limit = Cycles(max_cycles);
             st.stop = None;
         }
@@ -604,7 +610,10 @@ fn enter_kernel(uc: &mut Unicorn<'_, State>, event: Event) -> Resume {
 /// Returns the run's end if the kernel stopped or idled.
 fn apply(uc: &mut Unicorn<'_, State>, r: Resume) -> Option<RunExit> {
     match r {
-        Resume::Halt(t) => Some(RunExit::Halted(t)),
+        Resume::Halt(t) => {
+            uc.get_data_mut().halted = Some(t);
+            Some(RunExit::Halted(t))
+        }
         Resume::Idle => {
             uc.get_data_mut().thread = None;
             Some(RunExit::Idle)
