@@ -310,10 +310,11 @@ impl CostModel {
         if first.access(va, tag, global) {
             return 0.0;
         }
-        let mut cost = if instr { self.itlb_miss } else { self.dtlb_miss };
-        let main_hit = match &mut self.main_tlb {
-            Some(m) => m.access(va, tag, global),
-            None => false,
+        // The first level's miss penalty is the cost of finding the entry in the main TLB; without
+        // a main TLB the miss goes straight to the walk, priced by `walk_cycles` alone.
+        let (mut cost, main_hit) = match &mut self.main_tlb {
+            Some(m) => (if instr { self.itlb_miss } else { self.dtlb_miss }, m.access(va, tag, global)),
+            None => (0.0, false),
         };
         if !main_hit {
             cost += self.walk;

@@ -122,7 +122,8 @@ pub struct TlbParams {
     pub ways: Param,
     /// Whether entries are tagged with an ASID (no flush needed on an address-space switch).
     pub asid_tagged: bool,
-    /// First-level TLBs: penalty when missing here and hitting the next level.
+    /// First-level TLBs: penalty when missing here and hitting the main TLB (not charged when the
+    /// machine has no main TLB: then a miss costs the main TLB's `walk_cycles` plus the descriptor reads).
     #[serde(default)]
     pub miss_cycles: Option<Param>,
     /// Last-level TLB: fixed overhead of a hardware walk beyond its descriptor fetches.
