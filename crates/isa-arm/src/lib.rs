@@ -29,7 +29,7 @@ use kernel::{Event, Kernel, Resume};
 use ram::Ram;
 use simcore::{Breakdown, Category, Cycles, FaultWord, PAddr, RegisterAbi, UserContext, VAddr};
 use unicorn_engine::{
-    uc_error, Arch, ArmCpuModel, MemType, Mode, Prot, RegisterARM, TlbEntry, TlbType, Unicorn,
+    uc_error, Arch, ArmCpuModel, MemType, Mode, Prot, RegisterARM, RegisterARMCP, TlbEntry, TlbType, Unicorn,
 };
 
 /// seL4's aarch32 register ABI over this backend's context layout (words 0–15 = r0–r15, 16 = CPSR).
@@ -176,6 +176,25 @@ struct State {
     log: Vec<CounterRead>,
     /// Set once a thread called seL4_DebugHalt: the machine stays halted.
     halted: Option<TcbId>,
+    /// The emulator's TLBs: one per security state where the CPU model has TrustZone, else one.
+    tlbs: EmulatorTlbs,
+}
+
+/// Which address space each of the emulator's TLBs holds translations for.
+///
+/// This is purely a host-speed device and changes no simulated result. QEMU keeps one software TLB
+/// per MMU index and user code in the Secure and the Non-secure state of a TrustZone core uses
+/// different indexes, so two address spaces can keep their translations across switches: a switch
+/// between them is a write of SCR.NS instead of a full flush (which memsets the TLBs of all twelve
+/// ARM MMU indexes). Without TrustZone there is one slot and every switch flushes.
+#[derive(Debug, Clone, Copy)]
+struct EmulatorTlbs {
+    /// `slots[w]`: the address space whose translations world `w` (SCR.NS = w) may hold; None = empty.
+    slots: [Option<VSpaceId>; 2],
+    /// How many slots this CPU model has (1 or 2).
+    count: usize,
+    /// The current world (SCR.NS).
+    world: usize,
 }
 
 /// An ARM machine: the emulator, its RAM and the kernel.
@@ -256,6 +275,7 @@ impl ArmMachine {
             record: false,
             log: Vec::new(),
             halted: None,
+            tlbs: EmulatorTlbs { slots: [None, None], count: 1, world: 0 },
         };
         let mut uc =
             Unicorn::new_with_data(Arch::ARM, Mode::ARM, state).map_err(emu("creating the emulator"))?;
@@ -269,6 +289,17 @@ impl ArmMachine {
         unsafe { uc.mem_map_ptr(base.0, size, Prot::ALL, ptr.cast()) }.map_err(emu("mapping RAM"))?;
         uc.mem_map(exit_page.0, 4096, Prot::ALL).map_err(emu("mapping the exit page"))?;
         uc.reg_write(RegisterARM::CPSR, USER_CPSR).map_err(emu("entering user mode"))?;
+        // Only cores with the Security Extensions have SCR (asking the others makes Unicorn warn).
+        let trustzone = matches!(
+            model,
+            ArmCpuModel::CORTEX_A7
+                | ArmCpuModel::CORTEX_A8
+                | ArmCpuModel::CORTEX_A9
+                | ArmCpuModel::CORTEX_A15
+                | ArmCpuModel::Model_1176
+        );
+        let worlds = if trustzone && set_world(&mut uc, 0) && set_world(&mut uc, 1) { 2 } else { 1 };
+        uc.get_data_mut().tlbs = EmulatorTlbs { slots: [None, None], count: worlds, world: 1 };
         uc.add_tlb_hook(1, 0, tlb_fill).map_err(emu("adding the TLB hook"))?;
         uc.add_intr_hook(on_interrupt).map_err(emu("adding the interrupt hook"))?;
         uc.add_block_hook(1, 0, on_block).map_err(emu("adding the block hook"))?;
@@ -626,13 +657,51 @@ fn apply(uc: &mut Unicorn<'_, State>, r: Resume) -> Option<RunExit> {
             st.thread = Some(n);
             st.asid = vs.and_then(|v| st.kernel.asid_of(v)).map_or(0, |a| a.0);
             let ctx: UserContext = st.kernel.tcb(n).map(|t| t.context).unwrap_or_default();
-            if switch {
-                let _ = uc.ctl_flush_tlb();
+            if let (true, Some(vs)) = (switch, vs) {
+                switch_emulator_tlb(uc, vs);
             }
             write_context(uc, &ctx);
             None
         }
     }
+}
+
+/// Writes SCR.NS (the security state user code runs in); true if the CPU model has it and took it.
+fn set_world(uc: &mut Unicorn<'_, State>, ns: usize) -> bool {
+    let scr = RegisterARMCP { cp: 15, is64: 0, sec: 1, crn: 1, crm: 1, opc1: 0, opc2: 0, val: ns as u64 };
+    if uc.reg_write_arm_coproc(&scr).is_err() {
+        return false;
+    }
+    let mut back = RegisterARMCP { val: !0, ..scr };
+    uc.reg_read_arm_coproc(&mut back).is_ok() && back.val & 1 == ns as u64
+}
+
+/// Makes the emulator translate for `vs`: switch to the world that holds it, or to an empty one,
+/// or flush everything and start over.
+fn switch_emulator_tlb(uc: &mut Unicorn<'_, State>, vs: VSpaceId) {
+    let t = uc.get_data().tlbs;
+    let held = (0..t.count).find(|w| t.slots[*w] == Some(vs));
+    let empty = (0..t.count).find(|w| t.slots[*w].is_none());
+    let world = match (held, empty) {
+        (Some(w), _) => w,
+        (None, Some(w)) => {
+            uc.get_data_mut().tlbs.slots[w] = Some(vs);
+            w
+        }
+        (None, None) => {
+            let _ = uc.ctl_flush_tlb();
+            // Keep using the current world; the other one is now empty too.
+            let w = t.world.min(t.count - 1);
+            let tl = &mut uc.get_data_mut().tlbs;
+            tl.slots = [None, None];
+            tl.slots[w] = Some(vs);
+            w
+        }
+    };
+    if t.count == 2 && world != t.world {
+        set_world(uc, world);
+    }
+    uc.get_data_mut().tlbs.world = world;
 }
 
 fn write_context(uc: &mut Unicorn<'_, State>, ctx: &UserContext) {
