@@ -27,6 +27,7 @@ fn breakdown_json(b: &Breakdown) -> Value {
 
 fn stats_json(s: &Stats, mhz: f64) -> Value {
     json!({
+        "hardware_limit": s.breakdown.hardware_limit(),
         "median": s.median,
         "min": s.min,
         "max": s.max,
@@ -51,6 +52,7 @@ pub fn ipc_json(r: &IpcResult, with_host: bool) -> Value {
         "call": stats_json(&r.call, r.mhz),
         "reply": stats_json(&r.reply, r.mhz),
         "breakdown": breakdown_json(&r.call.breakdown),
+        "hardware_limit": r.call.breakdown.hardware_limit(),
         "paths": {
             "fastpath_call": r.paths.0,
             "fastpath_reply_recv": r.paths.1,
@@ -125,6 +127,13 @@ pub fn ipc_table(r: &IpcResult, with_host: bool) -> String {
         let pct = if r.call.median > 0 { 100.0 * v as f64 / r.call.median as f64 } else { 0.0 };
         let _ = writeln!(o, "  {:<22} {:>6} {:>5.1}%  {}", c.name(), v, pct, c.describe());
     }
+    let hl = r.call.breakdown.hardware_limit();
+    let over = if hl > 0 { 100.0 * (r.call.median as f64 - hl as f64) / hl as f64 } else { 0.0 };
+    let _ = writeln!(
+        o,
+        "  hardware limit (2 mode switches, page-table switch, user state save/restore): {hl} cycles; \
+         the call is {over:.0}% above it"
+    );
     let _ = writeln!(o);
     let _ = writeln!(
         o,

@@ -116,6 +116,21 @@ impl Breakdown {
         self.0[i] = self.0[i].saturating_sub(c);
     }
 
+    /// The part of these cycles that the paper calls the hardware limit of IPC: two mode switches
+    /// (trap entry and exit), a page-table switch, and saving and restoring the user-visible state.
+    pub fn hardware_limit(&self) -> u64 {
+        [
+            Category::TrapEntry,
+            Category::TrapExit,
+            Category::AddressSpaceSwitch,
+            Category::StateSave,
+            Category::StateRestore,
+        ]
+        .iter()
+        .map(|c| self.get(*c))
+        .sum()
+    }
+
     /// `(name, cycles)` pairs in report order.
     pub fn entries(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         Category::ALL.iter().map(move |c| (c.name(), self.get(*c)))
@@ -223,5 +238,9 @@ mod tests {
         l.charge(Category::KernelPath, Cycles(7));
         assert_eq!(l.snapshot().since(&snap).get(Category::KernelPath), 7);
         assert_eq!(l.snapshot().since(&snap).total(), 7);
+        // Only mode switches, the page-table switch and state save/restore count as hardware limit.
+        l.charge(Category::AddressSpaceSwitch, Cycles(3));
+        l.charge(Category::StateRestore, Cycles(2));
+        assert_eq!(l.snapshot().hardware_limit(), 5 + 3 + 2);
     }
 }
