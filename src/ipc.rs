@@ -92,8 +92,24 @@ fn median_index(values: &[u64]) -> usize {
     idx[(idx.len() - 1) / 2]
 }
 
-/// Runs the client/server ping-pong and measures it.
-pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
+/// A finished ping-pong run: the system after the run and what the experiment needs from it.
+#[derive(Debug)]
+pub struct PingPong {
+    /// The system, halted.
+    pub sys: System,
+    /// The client thread.
+    pub client: TcbId,
+    /// The server thread.
+    pub server: TcbId,
+    /// Recorded round trips (warm-up + samples).
+    pub iterations: u32,
+    /// Host seconds of the simulation run.
+    pub seconds: f64,
+}
+
+/// Builds the client/server system of `cfg` and runs it to the client's halt. With `trace`, every
+/// charge is recorded (see [`simcore::CostModel::set_tracing`]).
+pub fn run_pingpong(cfg: &IpcConfig, trace: bool) -> Result<PingPong, Error> {
     if cfg.samples == 0 {
         return Err(Error::Invalid("--samples must be at least 1".into()));
     }
@@ -124,6 +140,7 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
             .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ }),
     )?;
     sys.record_counter_reads(true);
+    sys.set_tracing(trace);
     let started = Instant::now();
     let exit = sys.run(u64::MAX / 2)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -133,6 +150,13 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
             sys.kernel().events()
         )));
     }
+    Ok(PingPong { sys, client, server, iterations, seconds })
+}
+
+/// Runs the client/server ping-pong and measures it.
+pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
+    let PingPong { sys, client, server, iterations, seconds } = run_pingpong(cfg, false)?;
+    let arch = cfg.system.arch.clone();
     let err = sys.read_words(client, "error_info", 1)?;
     if err[0] != 0 {
         return Err(Error::Experiment(format!(

@@ -7,11 +7,13 @@
 //!
 //! - [`system`]: build a system (threads from ELF images, endpoints, capabilities) and run it.
 //! - [`ipc`]: the one-way IPC experiment, measured as seL4's benchmark suite measures.
+//! - [`explain`]: one IPC taken apart, step by step, with the cycles of each step.
 //! - [`report`]: tables for people, JSON and CSV for programs.
 //! - [`builtin`]: the profiles, presets and guest programs shipped with l4sim.
 #![forbid(unsafe_code)]
 
 pub mod builtin;
+pub mod explain;
 pub mod ipc;
 pub mod report;
 pub mod system;

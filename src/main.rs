@@ -68,6 +68,27 @@ enum Command {
         #[arg(long)]
         no_host: bool,
     },
+    /// Take one IPC apart: every step the model charged between the two counter reads, in order.
+    Explain {
+        /// Guest architecture.
+        #[arg(long, default_value = "armv7")]
+        arch: String,
+        /// Microarchitecture profile (built-in name).
+        #[arg(long, default_value = "cortex-a9")]
+        uarch: String,
+        /// Kernel preset (built-in name).
+        #[arg(long, default_value = "sel4")]
+        kernel: String,
+        /// Round trips before the explained one (hot caches); 0 explains a cold IPC.
+        #[arg(long, default_value_t = 16)]
+        warmup: u32,
+        /// Disable the IPC fastpath.
+        #[arg(long)]
+        no_fastpath: bool,
+        /// Output format (table or json).
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutFormat,
+    },
     /// Microarchitecture profiles.
     Model {
         #[command(subcommand)]
@@ -117,6 +138,19 @@ fn run(cli: Cli) -> Result<(), Error> {
                 Format::Csv => report::ipc_csv(&r, !no_host),
             };
             print!("{out}");
+        }
+        Command::Explain { arch, uarch, kernel, warmup, no_fastpath, format } => {
+            let mut system = SystemConfig::builtin(&arch, &uarch, &kernel)?;
+            system.fastpath = !no_fastpath;
+            let title = format!(
+                "One IPC of the ping-pong, {kernel} kernel on {uarch} ({arch}), fastpath {}, after {warmup} warm-up round trips",
+                if no_fastpath { "off" } else { "on" }
+            );
+            let ex = l4sim::explain::explain(&IpcConfig { system, samples: 1, warmup, speed_rounds: 0 })?;
+            match Format::from(format) {
+                Format::Json => println!("{:#}", l4sim::explain::json(&ex)),
+                _ => print!("{}", l4sim::explain::text(&ex, &title)),
+            }
         }
         Command::Model { cmd } => match cmd {
             ModelCmd::List => {

@@ -288,6 +288,16 @@ impl System {
         self.machine.counter_log()
     }
 
+    /// Records every charge as a trace event (see [`simcore::CostModel::set_tracing`]).
+    pub fn set_tracing(&mut self, on: bool) {
+        self.machine.parts().0.cost_mut().set_tracing(on);
+    }
+
+    /// The trace events recorded so far.
+    pub fn take_trace(&mut self) -> Vec<simcore::TraceEvent> {
+        self.machine.parts().0.cost_mut().take_trace()
+    }
+
     /// Records every guest cycle-counter read with a ledger snapshot (for breakdowns).
     pub fn record_counter_reads(&mut self, on: bool) {
         self.machine.record_counter_reads(on);

@@ -109,3 +109,27 @@ fn three_address_spaces_share_one_server_without_crosstalk() {
         assert!(s[0] < s[1] && s[1] <= s[2] && s[2] < s[3], "timestamps out of order: {s:?}");
     }
 }
+
+#[test]
+fn explain_takes_the_warm_call_apart_into_steps_that_sum_to_the_measured_figure() {
+    let system = l4sim::system::SystemConfig::builtin("armv7", "cortex-a9", "sel4").unwrap();
+    let cfg = l4sim::ipc::IpcConfig { system, samples: 1, warmup: 16, speed_rounds: 0 };
+    let [call, reply] = l4sim::explain::explain(&cfg).expect("explain");
+    let measured = common::small_ipc(true);
+    assert_eq!(call.between_reads - call.counter_overhead, measured.call.median);
+    assert_eq!(reply.between_reads - reply.counter_overhead, measured.reply.median);
+    for e in [&call, &reply] {
+        assert_eq!(e.steps.iter().map(|s| s.cycles).sum::<u64>(), e.between_reads);
+        // Steps are contiguous and in time order.
+        let mut at = 0;
+        for s in &e.steps {
+            assert_eq!(s.offset, at, "{:?}", s);
+            at += s.cycles;
+        }
+    }
+    assert!(call.steps.iter().any(|s| s.what == "kernel: fastpath_call"));
+    assert!(reply.steps.iter().any(|s| s.what == "kernel: fastpath_reply_recv"));
+    // The sender pays the entry, the receiver the exit.
+    assert_eq!(call.steps.first().unwrap().thread, "client");
+    assert_eq!(call.steps.last().unwrap().thread, "server");
+}

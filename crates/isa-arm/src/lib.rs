@@ -519,7 +519,9 @@ fn on_block(uc: &mut Unicorn<'_, State>, va: u64, size: u32) {
     st.block_va = va;
     st.block_size = size;
     st.block_exec_start = cm.now();
-    cm.charge(Category::User, Cycles::from_f64(cost));
+    cm.charge_as(Category::User, Cycles::from_f64(cost), || {
+        format!("user block at {va:#x} ({} instructions)", size / 4)
+    });
     if cm.now() >= st.cycle_limit {
         st.stop = Some(RunExit::CycleLimit);
         let _ = uc.emu_stop();

@@ -529,7 +529,9 @@ impl Kernel {
 
     /// Charges one preset step to `cat`, and fetches its text through the instruction cache.
     pub(crate) fn charge_step(&mut self, id: StepId, cat: Category) {
-        self.cost.charge(cat, Cycles::from_f64(self.step_price[id as usize]));
+        self.cost.charge_as(cat, Cycles::from_f64(self.step_price[id as usize]), || {
+            format!("kernel: {}", id.name())
+        });
         let (pa, bytes) = self.text[id as usize];
         if bytes > 0 {
             let va = VAddr(self.geo.kernel_base + (pa.0 - self.ram_base.0));
@@ -542,7 +544,9 @@ impl Kernel {
         if n == 0 {
             return;
         }
-        self.cost.charge(cat, Cycles::from_f64(self.step_price[id as usize] * f64::from(n)));
+        self.cost.charge_as(cat, Cycles::from_f64(self.step_price[id as usize] * f64::from(n)), || {
+            format!("kernel: {} x {n}", id.name())
+        });
         let (pa, bytes) = self.text[id as usize];
         if bytes > 0 {
             let va = VAddr(self.geo.kernel_base + (pa.0 - self.ram_base.0));

@@ -65,11 +65,27 @@ pub struct MemStats {
     pub main_tlb: (u64, u64),
 }
 
+/// One priced event, as recorded when tracing is on (for `l4sim explain`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceEvent {
+    /// Simulated time at which the event started.
+    pub start: Cycles,
+    /// Cycles charged (negative for a refund of work charged ahead but not done).
+    pub cycles: i64,
+    /// The category charged.
+    pub category: Category,
+    /// The thread charged.
+    pub thread: Option<u32>,
+    /// What happened, in words.
+    pub what: String,
+}
+
 /// Prices events and keeps the ledger.
 #[derive(Clone, Debug)]
 pub struct CostModel {
     profile: Profile,
     ledger: Ledger,
+    trace: Option<Vec<TraceEvent>>,
     l1i: TagArray,
     l1d: TagArray,
     l2: Option<TagArray>,
@@ -108,6 +124,7 @@ impl CostModel {
         });
         CostModel {
             ledger: Ledger::new(),
+            trace: None,
             l1i: cache_from(p.l1i.size_bytes.as_u64(), p.l1i.ways.as_u64(), p.l1i.line_bytes.as_u64()),
             l1d: cache_from(p.l1d.size_bytes.as_u64(), p.l1d.ways.as_u64(), p.l1d.line_bytes.as_u64()),
             l2,
@@ -150,12 +167,52 @@ impl CostModel {
 
     /// Charges `c` cycles to `cat`.
     pub fn charge(&mut self, cat: Category, c: Cycles) {
+        self.charge_as(cat, c, String::new);
+    }
+
+    /// Charges `c` cycles to `cat`, describing the event for the trace (the description is only
+    /// built when tracing is on).
+    pub fn charge_as(&mut self, cat: Category, c: Cycles, what: impl FnOnce() -> String) {
+        if c.0 == 0 {
+            return;
+        }
+        if let Some(t) = &mut self.trace {
+            t.push(TraceEvent {
+                start: self.ledger.now(),
+                cycles: c.0 as i64,
+                category: cat,
+                thread: self.ledger.thread(),
+                what: what(),
+            });
+        }
         self.ledger.charge(cat, c);
+    }
+
+    /// Starts (or stops) recording every charge as a [`TraceEvent`].
+    pub fn set_tracing(&mut self, on: bool) {
+        self.trace = if on { Some(self.trace.take().unwrap_or_default()) } else { None };
+    }
+
+    /// The events recorded so far (tracing stays on).
+    pub fn take_trace(&mut self) -> Vec<TraceEvent> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Takes back cycles charged ahead for work that did not happen (see [`Ledger::refund`]).
     pub fn refund(&mut self, cat: Category, c: Cycles) {
+        if c.0 == 0 {
+            return;
+        }
         self.ledger.refund(cat, c);
+        if let Some(t) = &mut self.trace {
+            t.push(TraceEvent {
+                start: self.ledger.now(),
+                cycles: -(c.0 as i64),
+                category: cat,
+                thread: self.ledger.thread(),
+                what: "refund: the rest of the block runs later as a new block".into(),
+            });
+        }
     }
 
     /// The price of one instruction of class `c`, in (fractional) cycles.
@@ -202,7 +259,7 @@ impl CostModel {
     /// Charges an instruction mix to `cat` and returns what it cost.
     pub fn charge_mix(&mut self, cat: Category, m: &InsnMix) -> Cycles {
         let c = Cycles::from_f64(self.price_mix(m));
-        self.ledger.charge(cat, c);
+        self.charge_as(cat, c, || format!("{} instructions", m.instructions()));
         c
     }
 
@@ -228,7 +285,7 @@ impl CostModel {
     /// Charges a primitive to `cat` and returns what it cost.
     pub fn primitive(&mut self, cat: Category, p: Primitive) -> Cycles {
         let c = Cycles::from_f64(self.price_primitive(p));
-        self.ledger.charge(cat, c);
+        self.charge_as(cat, c, || format!("{p:?}"));
         c
     }
 
@@ -236,7 +293,7 @@ impl CostModel {
     /// summing the fractional prices before rounding once.
     pub fn primitives(&mut self, cat: Category, ps: &[Primitive]) -> Cycles {
         let c = Cycles::from_f64(ps.iter().map(|p| self.price_primitive(*p)).sum());
-        self.ledger.charge(cat, c);
+        self.charge_as(cat, c, || ps.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>().join(", "));
         c
     }
 
@@ -389,8 +446,13 @@ impl CostModel {
             }
             a += line;
         }
-        self.ledger.charge(Category::TlbMiss, Cycles::from_f64(tlb));
-        self.ledger.charge(Category::CacheMiss, Cycles::from_f64(cache));
+        let kind = if instr { "instruction" } else { "data" };
+        self.charge_as(Category::TlbMiss, Cycles::from_f64(tlb), || {
+            format!("{kind} TLB miss(es) for {:#x}..{:#x}", va.0, va.0 + bytes)
+        });
+        self.charge_as(Category::CacheMiss, Cycles::from_f64(cache), || {
+            format!("{kind} cache miss(es) for physical {:#x}..{:#x}", pa.0, pa.0 + bytes)
+        });
     }
 
     /// Hit/miss counts of every cache and TLB.

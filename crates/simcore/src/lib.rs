@@ -23,7 +23,7 @@ pub mod profile;
 pub mod units;
 
 pub use context::{FaultWord, RegisterAbi, UserContext};
-pub use cost::{CostModel, MemStats, Primitive, WalkPath};
+pub use cost::{CostModel, MemStats, Primitive, TraceEvent, WalkPath};
 pub use elf::{ElfClass, ElfError, ElfImage, ElfLimits, ElfMachine};
 pub use insn::{InsnClass, InsnMix};
 pub use ledger::{Breakdown, Category, Ledger};
