@@ -168,6 +168,8 @@ impl System {
             ram_size,
             kernel_image_bytes: 1 << 20,
             fastpath: config.fastpath,
+            trap_entry: simcore::Primitive::ExceptionEntry,
+            trap_exit: simcore::Primitive::ExceptionReturn,
         };
         let kernel = Kernel::new(kcfg, CostModel::new(config.profile.clone()))?;
         let machine = ArmMachine::new(kernel, &config.profile.unicorn_cpu, arch)?;

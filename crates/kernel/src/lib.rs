@@ -61,6 +61,11 @@ pub struct KernelConfig {
     pub kernel_image_bytes: u64,
     /// Use the IPC fastpath for Call and ReplyRecv.
     pub fastpath: bool,
+    /// The hardware mechanism that enters the kernel on a system call (ARM: exception entry;
+    /// x86: `int`, `sysenter` or `syscall`, as the kernel preset and the CPU allow).
+    pub trap_entry: Primitive,
+    /// The mechanism that returns to user mode.
+    pub trap_exit: Primitive,
 }
 
 /// Errors of system construction (not of guest behaviour, which never errors the host).
@@ -172,6 +177,8 @@ pub struct Kernel {
     geo: VSpaceGeometry,
     switch_seq: Vec<Primitive>,
     switch_seq_slowpath: Vec<Primitive>,
+    trap_entry: Primitive,
+    trap_exit: Primitive,
     /// Per step: its instruction mix priced by the profile (fractional cycles), computed once.
     step_price: Vec<f64>,
     text: Vec<(PAddr, u64)>,
@@ -203,6 +210,19 @@ impl Kernel {
         let paths = cfg.preset.paths(&cfg.isa)?.clone();
         let switch_seq = cfg.preset.switch_sequence(&cfg.arch)?;
         let switch_seq_slowpath = cfg.preset.slowpath_switch_sequence(&cfg.arch)?;
+        // Every primitive this kernel will charge must be priced by the profile: a missing one is a
+        // configuration error, never a silent zero.
+        for p in switch_seq.iter().chain(&switch_seq_slowpath).chain([&cfg.trap_entry, &cfg.trap_exit]) {
+            if cost.try_price_primitive(*p).is_none() {
+                return Err(KernelError::Invalid(format!(
+                    "profile `{}` does not price `{}`, which the {} kernel uses on {}",
+                    cost.profile().name,
+                    p.key(),
+                    cfg.preset.name,
+                    cfg.arch
+                )));
+            }
+        }
         if cfg.kernel_image_bytes >= cfg.ram_size {
             return Err(KernelError::Invalid("kernel image does not fit in RAM".into()));
         }
@@ -226,6 +246,8 @@ impl Kernel {
             geo: cfg.geometry,
             switch_seq,
             switch_seq_slowpath,
+            trap_entry: cfg.trap_entry,
+            trap_exit: cfg.trap_exit,
             text,
             ram_base: cfg.ram_base,
             ram_size: cfg.ram_size,

@@ -7,7 +7,7 @@ use crate::object::{layout, Cap, Fault, ThreadState};
 use crate::preset::StepId;
 use crate::types::{MessageInfo, SysError, Syscall, TcbId};
 use crate::{Event, Kernel, Resume};
-use simcore::{Category, PhysMem, Primitive};
+use simcore::{Category, PhysMem};
 
 impl Kernel {
     /// Handles one kernel entry of the current thread, whose registers the backend has saved into
@@ -20,7 +20,7 @@ impl Kernel {
             return self.exit(None);
         };
         let prev = Some(t);
-        self.cost.primitive(Category::TrapEntry, Primitive::ExceptionEntry);
+        self.cost.primitive(Category::TrapEntry, self.trap_entry);
         self.charge_step(StepId::Entry, Category::StateSave);
         let regs = self.regs_bytes();
         self.touch_tcb(t, layout::TCB_REGS, regs);
@@ -88,7 +88,7 @@ impl Kernel {
             Syscall::DebugHalt => {
                 // The halting thread's exit is still priced, so the ledger is complete.
                 self.charge_step(StepId::Exit, Category::StateRestore);
-                self.cost.primitive(Category::TrapExit, Primitive::ExceptionReturn);
+                self.cost.primitive(Category::TrapExit, self.trap_exit);
                 return Some(Resume::Halt(t));
             }
         }
@@ -224,7 +224,7 @@ impl Kernel {
         self.charge_step(StepId::Exit, Category::StateRestore);
         let regs = self.regs_bytes();
         self.touch_tcb(n, layout::TCB_REGS, regs);
-        self.cost.primitive(Category::TrapExit, Primitive::ExceptionReturn);
+        self.cost.primitive(Category::TrapExit, self.trap_exit);
         Resume::Thread(n)
     }
 }

@@ -65,6 +65,8 @@ fn system(fastpath: bool, client_rights: Rights) -> Sys {
         ram_size: 16 << 20,
         kernel_image_bytes: 1 << 20,
         fastpath,
+        trap_entry: simcore::Primitive::ExceptionEntry,
+        trap_exit: simcore::Primitive::ExceptionReturn,
     };
     let mut k = Kernel::new(cfg, CostModel::new(profile)).expect("kernel");
     let ep = k.create_endpoint().unwrap();

@@ -36,6 +36,55 @@ pub enum Primitive {
     CacheCleanInvalidateLine,
     /// Reading the cycle counter.
     CounterRead,
+    /// x86: INT n from user mode through a gate.
+    IntEntry,
+    /// x86: IRET to user mode.
+    Iret,
+    /// x86: SYSENTER.
+    Sysenter,
+    /// x86: SYSEXIT.
+    Sysexit,
+    /// x86-64: SYSCALL.
+    Syscall,
+    /// x86-64: SYSRET.
+    Sysret,
+    /// x86: MOV to CR3.
+    Cr3Write,
+    /// x86: INVLPG.
+    Invlpg,
+    /// x86: loading a segment register.
+    SegmentLoad,
+    /// x86-64: SWAPGS.
+    Swapgs,
+}
+
+impl Primitive {
+    /// The primitive's key in a profile's `[primitives]` table.
+    pub fn key(self) -> &'static str {
+        match self {
+            Primitive::ExceptionEntry => "exception_entry",
+            Primitive::ExceptionReturn => "exception_return",
+            Primitive::PageTableBaseWrite => "page_table_base_write",
+            Primitive::AsidWrite => "asid_write",
+            Primitive::DomainWrite => "domain_write",
+            Primitive::TlbFlushAll => "tlb_flush_all",
+            Primitive::BtacFlush => "btac_flush",
+            Primitive::Barrier => "barrier",
+            Primitive::Isb => "isb",
+            Primitive::CacheCleanInvalidateLine => "cache_clean_invalidate_line",
+            Primitive::CounterRead => "counter_read",
+            Primitive::IntEntry => "int_entry",
+            Primitive::Iret => "iret",
+            Primitive::Sysenter => "sysenter",
+            Primitive::Sysexit => "sysexit",
+            Primitive::Syscall => "syscall",
+            Primitive::Sysret => "sysret",
+            Primitive::Cr3Write => "cr3_write",
+            Primitive::Invlpg => "invlpg",
+            Primitive::SegmentLoad => "segment_load",
+            Primitive::Swapgs => "swapgs",
+        }
+    }
 }
 
 /// The page-table descriptors a hardware walk reads for one translation (outermost first).
@@ -215,45 +264,44 @@ impl CostModel {
         }
     }
 
-    /// The price of one instruction of class `c`, in (fractional) cycles.
+    /// The price of one instruction of class `c`, in (fractional) cycles (0 for a class the
+    /// profile's architecture does not have).
     pub fn price_class(&self, c: InsnClass) -> f64 {
-        let i = &self.profile.insn;
+        let k = |key: &str| self.profile.insn(key).unwrap_or(0.0);
         match c {
-            InsnClass::Alu => i.alu.value,
-            InsnClass::Mul => i.mul.value,
-            InsnClass::Load => i.load.value,
-            InsnClass::Store => i.store.value,
-            InsnClass::Branch => i.branch.value,
-            InsnClass::LoadMultiple(n) => {
-                i.load_multiple_base.value + f64::from(n) * i.load_multiple_per_reg.value
-            }
+            InsnClass::Alu => k("alu"),
+            InsnClass::Mul => k("mul"),
+            InsnClass::Load => k("load"),
+            InsnClass::Store => k("store"),
+            InsnClass::Branch => k("branch"),
+            InsnClass::LoadMultiple(n) => k("load_multiple_base") + f64::from(n) * k("load_multiple_per_reg"),
             InsnClass::StoreMultiple(n) => {
-                i.store_multiple_base.value + f64::from(n) * i.store_multiple_per_reg.value
+                k("store_multiple_base") + f64::from(n) * k("store_multiple_per_reg")
             }
-            InsnClass::CoprocRead => i.coproc_read.value,
-            InsnClass::CoprocWrite => i.coproc_write.value,
-            InsnClass::Barrier => i.barrier.value,
-            InsnClass::Isb => i.isb.value,
+            InsnClass::CoprocRead => k("coproc_read"),
+            InsnClass::CoprocWrite => k("coproc_write"),
+            InsnClass::Barrier => k("barrier"),
+            InsnClass::Isb => k("isb"),
             InsnClass::Syscall => 0.0,
         }
     }
 
     /// The price of an instruction mix, in (fractional) cycles.
     pub fn price_mix(&self, m: &InsnMix) -> f64 {
-        let i = &self.profile.insn;
-        f64::from(m.alu) * i.alu.value
-            + f64::from(m.mul) * i.mul.value
-            + f64::from(m.load) * i.load.value
-            + f64::from(m.store) * i.store.value
-            + f64::from(m.branch) * i.branch.value
-            + f64::from(m.ldm) * i.load_multiple_base.value
-            + f64::from(m.ldm_regs) * i.load_multiple_per_reg.value
-            + f64::from(m.stm) * i.store_multiple_base.value
-            + f64::from(m.stm_regs) * i.store_multiple_per_reg.value
-            + f64::from(m.coproc_read) * i.coproc_read.value
-            + f64::from(m.coproc_write) * i.coproc_write.value
-            + f64::from(m.barrier) * i.barrier.value
-            + f64::from(m.isb) * i.isb.value
+        let k = |key: &str| self.profile.insn(key).unwrap_or(0.0);
+        f64::from(m.alu) * k("alu")
+            + f64::from(m.mul) * k("mul")
+            + f64::from(m.load) * k("load")
+            + f64::from(m.store) * k("store")
+            + f64::from(m.branch) * k("branch")
+            + f64::from(m.ldm) * k("load_multiple_base")
+            + f64::from(m.ldm_regs) * k("load_multiple_per_reg")
+            + f64::from(m.stm) * k("store_multiple_base")
+            + f64::from(m.stm_regs) * k("store_multiple_per_reg")
+            + f64::from(m.coproc_read) * k("coproc_read")
+            + f64::from(m.coproc_write) * k("coproc_write")
+            + f64::from(m.barrier) * k("barrier")
+            + f64::from(m.isb) * k("isb")
     }
 
     /// Charges an instruction mix to `cat` and returns what it cost.
@@ -263,23 +311,23 @@ impl CostModel {
         c
     }
 
-    /// The price of a primitive, in (fractional) cycles.
-    pub fn price_primitive(&self, p: Primitive) -> f64 {
-        let r = &self.profile.primitives;
-        let i = &self.profile.insn;
+    /// The price of a primitive, in (fractional) cycles, or None if the profile does not price it
+    /// (the machine does not have it).
+    pub fn try_price_primitive(&self, p: Primitive) -> Option<f64> {
+        let pr = &self.profile;
         match p {
-            Primitive::ExceptionEntry => i.exception_entry.value,
-            Primitive::ExceptionReturn => i.exception_return.value,
-            Primitive::PageTableBaseWrite => r.page_table_base_write.value,
-            Primitive::AsidWrite => r.asid_write.value,
-            Primitive::DomainWrite => r.domain_write.value,
-            Primitive::TlbFlushAll => r.tlb_flush_all.value,
-            Primitive::BtacFlush => r.btac_flush.value,
-            Primitive::Barrier => i.barrier.value,
-            Primitive::Isb => i.isb.value,
-            Primitive::CacheCleanInvalidateLine => r.cache_clean_invalidate_line.value,
-            Primitive::CounterRead => r.counter_read.value,
+            Primitive::ExceptionEntry => pr.insn("exception_entry"),
+            Primitive::ExceptionReturn => pr.insn("exception_return"),
+            Primitive::Barrier => pr.insn("barrier"),
+            Primitive::Isb => pr.insn("isb"),
+            _ => pr.primitive(p.key()),
         }
+    }
+
+    /// The price of a primitive, in (fractional) cycles (0 if the profile does not price it: a
+    /// kernel checks [`CostModel::try_price_primitive`] for every primitive it uses when it is built).
+    pub fn price_primitive(&self, p: Primitive) -> f64 {
+        self.try_price_primitive(p).unwrap_or(0.0)
     }
 
     /// Charges a primitive to `cat` and returns what it cost.

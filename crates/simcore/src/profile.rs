@@ -5,6 +5,7 @@
 //! ignored setting. Profiles carry hardware facts only; kernel facts live in kernel presets.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A numeric hardware parameter with its provenance.
@@ -58,42 +59,6 @@ pub struct Pipeline {
     pub load_use: Param,
 }
 
-/// Cycles charged per instruction of each class.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InsnCosts {
-    /// Integer ALU instruction.
-    pub alu: Param,
-    /// Multiply.
-    pub mul: Param,
-    /// Load (L1 hit).
-    pub load: Param,
-    /// Store.
-    pub store: Param,
-    /// Correctly predicted branch.
-    pub branch: Param,
-    /// Load-multiple, fixed part.
-    pub load_multiple_base: Param,
-    /// Load-multiple, per register.
-    pub load_multiple_per_reg: Param,
-    /// Store-multiple, fixed part.
-    pub store_multiple_base: Param,
-    /// Store-multiple, per register.
-    pub store_multiple_per_reg: Param,
-    /// Coprocessor / system register read.
-    pub coproc_read: Param,
-    /// Coprocessor / system register write.
-    pub coproc_write: Param,
-    /// Data synchronisation barrier / write-buffer drain.
-    pub barrier: Param,
-    /// Instruction barrier / prefetch flush.
-    pub isb: Param,
-    /// Exception entry from user mode (not register saving).
-    pub exception_entry: Param,
-    /// Exception return to user mode (not register restoring).
-    pub exception_return: Param,
-}
-
 /// A cache level.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -139,24 +104,84 @@ pub struct CacheFlags {
     pub virtually_tagged: bool,
 }
 
-/// Costs of privileged primitives.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Primitives {
-    /// Writing the page-table base register (without barriers).
-    pub page_table_base_write: Param,
-    /// Writing the ASID / context-ID / FCSE PID register.
-    pub asid_write: Param,
-    /// Writing the domain access control register.
-    pub domain_write: Param,
-    /// Invalidating the whole TLB.
-    pub tlb_flush_all: Param,
-    /// Invalidating the branch predictor.
-    pub btac_flush: Param,
-    /// Cleaning and invalidating one D-cache line.
-    pub cache_clean_invalidate_line: Param,
-    /// Reading the cycle counter.
-    pub counter_read: Param,
+/// Optional hardware features (x86 profiles; ARM profiles leave them out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Features {
+    /// Global pages (x86 PGE): kernel entries survive a page-table switch.
+    pub global_pages: bool,
+    /// Usable process-context identifiers (x86 PCID).
+    pub pcid: bool,
+    /// No-execute page protection.
+    pub nx: bool,
+    /// SYSENTER/SYSEXIT.
+    pub sysenter: bool,
+    /// SYSCALL/SYSRET in 64-bit mode.
+    pub syscall: bool,
+}
+
+/// The instruction-class keys every profile of an architecture family must price (`[insn]`).
+pub fn insn_keys(family: Family) -> &'static [&'static str] {
+    match family {
+        Family::Arm => &[
+            "alu",
+            "mul",
+            "load",
+            "store",
+            "branch",
+            "load_multiple_base",
+            "load_multiple_per_reg",
+            "store_multiple_base",
+            "store_multiple_per_reg",
+            "coproc_read",
+            "coproc_write",
+            "barrier",
+            "isb",
+            "exception_entry",
+            "exception_return",
+        ],
+        Family::X86 => &["alu", "mul", "load", "store", "branch"],
+    }
+}
+
+/// The primitive keys of an architecture family (`[primitives]`): (key, required given the features).
+fn primitive_keys(family: Family, f: &Features) -> Vec<(&'static str, bool)> {
+    match family {
+        Family::Arm => [
+            "page_table_base_write",
+            "asid_write",
+            "domain_write",
+            "tlb_flush_all",
+            "btac_flush",
+            "cache_clean_invalidate_line",
+            "counter_read",
+        ]
+        .iter()
+        .map(|k| (*k, true))
+        .collect(),
+        Family::X86 => vec![
+            ("int_entry", true),
+            ("iret", true),
+            ("cr3_write", true),
+            ("invlpg", true),
+            ("segment_load", true),
+            ("counter_read", true),
+            ("sysenter", f.sysenter),
+            ("sysexit", f.sysenter),
+            ("syscall", f.syscall),
+            ("sysret", f.syscall),
+            ("swapgs", f.syscall),
+        ],
+    }
+}
+
+/// Architecture families, whose profiles share a schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// ARMv5–v7.
+    Arm,
+    /// IA-32 and x86-64.
+    X86,
 }
 
 /// A microarchitecture profile.
@@ -167,16 +192,19 @@ pub struct Profile {
     pub name: String,
     /// The machine that was modelled.
     pub machine: String,
-    /// Architecture family (`armv5`, `armv6`, `armv7`, ...).
+    /// Architecture (`armv5`, `armv6`, `armv7`, or `x86`).
     pub arch: String,
+    /// Guest ISAs the CPU runs (default: `[arch]`); x86 profiles list `ia32` and/or `x86_64`.
+    #[serde(default)]
+    pub guest_arches: Vec<String>,
     /// The Unicorn CPU model the backend runs user code on.
     pub unicorn_cpu: String,
     /// Core clock in MHz.
     pub mhz: Param,
     /// Pipeline facts.
     pub pipeline: Pipeline,
-    /// Per-class instruction costs.
-    pub insn: InsnCosts,
+    /// Per-class instruction costs, by class name (see [`insn_keys`]).
+    pub insn: BTreeMap<String, Param>,
     /// L1 instruction cache.
     pub l1i: CacheParams,
     /// L1 data cache.
@@ -191,8 +219,11 @@ pub struct Profile {
     pub main_tlb: TlbParams,
     /// Cache organisation.
     pub cache_flags: CacheFlags,
-    /// Privileged primitives.
-    pub primitives: Primitives,
+    /// Optional features (x86).
+    #[serde(default)]
+    pub features: Features,
+    /// Privileged primitives, by name.
+    pub primitives: BTreeMap<String, Param>,
 }
 
 /// Why a profile could not be loaded.
@@ -251,24 +282,7 @@ impl Profile {
         ] {
             v.push((format!("pipeline.{n}"), x));
         }
-        let i = &self.insn;
-        for (n, x) in [
-            ("alu", &i.alu),
-            ("mul", &i.mul),
-            ("load", &i.load),
-            ("store", &i.store),
-            ("branch", &i.branch),
-            ("load_multiple_base", &i.load_multiple_base),
-            ("load_multiple_per_reg", &i.load_multiple_per_reg),
-            ("store_multiple_base", &i.store_multiple_base),
-            ("store_multiple_per_reg", &i.store_multiple_per_reg),
-            ("coproc_read", &i.coproc_read),
-            ("coproc_write", &i.coproc_write),
-            ("barrier", &i.barrier),
-            ("isb", &i.isb),
-            ("exception_entry", &i.exception_entry),
-            ("exception_return", &i.exception_return),
-        ] {
+        for (n, x) in &self.insn {
             v.push((format!("insn.{n}"), x));
         }
         for (lvl, c) in [("l1i", &self.l1i), ("l1d", &self.l1d), ("l2", &self.l2)] {
@@ -292,16 +306,7 @@ impl Profile {
                 v.push((format!("{lvl}.walk_cycles"), w));
             }
         }
-        let r = &self.primitives;
-        for (n, x) in [
-            ("page_table_base_write", &r.page_table_base_write),
-            ("asid_write", &r.asid_write),
-            ("domain_write", &r.domain_write),
-            ("tlb_flush_all", &r.tlb_flush_all),
-            ("btac_flush", &r.btac_flush),
-            ("cache_clean_invalidate_line", &r.cache_clean_invalidate_line),
-            ("counter_read", &r.counter_read),
-        ] {
+        for (n, x) in &self.primitives {
             v.push((format!("primitives.{n}"), x));
         }
         v
@@ -312,7 +317,79 @@ impl Profile {
         self.params().iter().filter(|(_, p)| p.is_estimate()).count()
     }
 
+    /// The architecture family.
+    pub fn family(&self) -> Option<Family> {
+        match self.arch.as_str() {
+            "armv5" | "armv6" | "armv7" => Some(Family::Arm),
+            "x86" => Some(Family::X86),
+            _ => None,
+        }
+    }
+
+    /// The guest ISAs this CPU runs.
+    pub fn guest_arches(&self) -> Vec<String> {
+        if self.guest_arches.is_empty() {
+            vec![self.arch.clone()]
+        } else {
+            self.guest_arches.clone()
+        }
+    }
+
+    /// An instruction-class price by key.
+    pub fn insn(&self, key: &str) -> Option<f64> {
+        self.insn.get(key).map(|p| p.value)
+    }
+
+    /// A primitive's price by key.
+    pub fn primitive(&self, key: &str) -> Option<f64> {
+        self.primitives.get(key).map(|p| p.value)
+    }
+
     fn validate(&self) -> Result<(), String> {
+        let family = self
+            .family()
+            .ok_or_else(|| format!("arch `{}`: expected armv5, armv6, armv7 or x86", self.arch))?;
+        let ikeys = insn_keys(family);
+        for k in ikeys {
+            if !self.insn.contains_key(*k) {
+                return Err(format!(
+                    "insn.{k}: missing (an {} profile prices {})",
+                    self.arch,
+                    ikeys.join(", ")
+                ));
+            }
+        }
+        if let Some(k) = self.insn.keys().find(|k| !ikeys.contains(&k.as_str())) {
+            return Err(format!(
+                "insn.{k}: unknown instruction class for {} (known: {})",
+                self.arch,
+                ikeys.join(", ")
+            ));
+        }
+        let pkeys = primitive_keys(family, &self.features);
+        for (k, required) in &pkeys {
+            if *required && !self.primitives.contains_key(*k) {
+                return Err(format!("primitives.{k}: missing"));
+            }
+        }
+        if let Some(k) = self.primitives.keys().find(|k| !pkeys.iter().any(|(p, req)| p == k && *req)) {
+            return Err(format!(
+                "primitives.{k}: not a primitive of this profile's architecture and features (known: {})",
+                pkeys.iter().filter(|(_, r)| *r).map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if family == Family::Arm && self.features != Features::default() {
+            return Err("features: an x86 section; ARM profiles leave it out".into());
+        }
+        for g in self.guest_arches() {
+            let ok = match family {
+                Family::Arm => g == self.arch,
+                Family::X86 => g == "ia32" || g == "x86_64",
+            };
+            if !ok {
+                return Err(format!("guest_arches: `{g}` is not a guest ISA of {}", self.arch));
+            }
+        }
         for (name, p) in self.params() {
             match (&p.source, &p.estimate) {
                 (Some(_), Some(_)) => {
@@ -376,5 +453,48 @@ impl Profile {
     /// Memory latency beyond the last cache level, in cycles.
     pub fn memory_cycles(&self) -> f64 {
         self.l2.memory_cycles.as_ref().or(self.l1d.memory_cycles.as_ref()).map_or(0.0, |p| p.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A9: &str = include_str!("../../../fixtures/profiles/cortex-a9.toml");
+
+    fn err(text: &str) -> String {
+        Profile::from_toml(text, "t").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn every_built_in_arm_profile_parses_and_counts_its_estimates() {
+        let p = Profile::from_toml(A9, "a9").unwrap();
+        assert_eq!(p.family(), Some(Family::Arm));
+        assert!(p.estimate_count() > 0 && p.estimate_count() < p.params().len());
+        assert_eq!(p.guest_arches(), vec!["armv7".to_string()]);
+    }
+
+    #[test]
+    fn an_unknown_instruction_class_or_primitive_is_rejected() {
+        let t = A9.replace("[insn]\n", "[insn]\nfma = { value = 1.0, source = \"x\" }\n");
+        assert!(err(&t).contains("insn.fma: unknown instruction class"), "{}", err(&t));
+        let t = A9.replace("[primitives]\n", "[primitives]\nsysenter = { value = 1.0, source = \"x\" }\n");
+        assert!(err(&t).contains("primitives.sysenter"), "{}", err(&t));
+    }
+
+    #[test]
+    fn a_missing_primitive_or_provenance_is_rejected() {
+        let t: String = A9.lines().filter(|l| !l.starts_with("counter_read")).collect::<Vec<_>>().join("\n");
+        assert!(err(&t).contains("primitives.counter_read: missing"));
+        let t = A9.replacen("source = ", "sauce = ", 1);
+        assert!(err(&t).contains("invalid profile"));
+    }
+
+    #[test]
+    fn x86_features_decide_which_primitives_are_required_and_arm_profiles_have_none() {
+        let t = A9.replace("[primitives]\n", "[features]\nsysenter = true\n\n[primitives]\n");
+        assert!(err(&t).contains("features"), "{}", err(&t));
+        let t = A9.replace("arch = \"armv7\"", "arch = \"mips\"");
+        assert!(err(&t).contains("arch `mips`"));
     }
 }
