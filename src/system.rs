@@ -190,8 +190,7 @@ impl System {
     /// (text executable, data not), sets its IPC buffer (symbol `ipc_buffer`), stack (`stack_top`),
     /// CSpace and priority, and makes it runnable.
     pub fn thread(&mut self, spec: ThreadSpec<'_>) -> Result<TcbId, Error> {
-        let limits =
-            ElfLimits { user_range: (0x1000, isa_arm::GEOMETRY.kernel_base), ..ElfLimits::default() };
+        let limits = ElfLimits { user_range: (0x1000, isa_arm::GEOMETRY.user_top), ..ElfLimits::default() };
         let mut image =
             ElfImage::parse(spec.elf, &limits).map_err(|e| Error::Elf { name: spec.name.clone(), err: e })?;
         if image.machine != ElfMachine::Arm {

@@ -67,8 +67,14 @@ pub const CPSR: usize = 16;
 
 /// ARMv5–v7 short-descriptor page tables (4096 x 1 MiB top-level entries, 256 x 4 KiB second-level
 /// entries, 4-byte descriptors) with seL4's aarch32 kernel window at 0xE000_0000 (1 MiB sections).
-pub const GEOMETRY: VSpaceGeometry =
-    VSpaceGeometry { l1_bits: 12, l2_bits: 8, page_bits: 12, entry_bytes: 4, kernel_base: 0xE000_0000 };
+pub const GEOMETRY: VSpaceGeometry = VSpaceGeometry {
+    level_bits: [12, 8, 0, 0],
+    levels: 2,
+    page_bits: 12,
+    entry_bytes: 4,
+    user_top: 0xE000_0000,
+    kernel_base: 0xE000_0000,
+};
 
 /// User-mode CPSR (ARM state, interrupts as the user sees them).
 pub const USER_CPSR: u64 = 0x10;

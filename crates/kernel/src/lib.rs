@@ -321,8 +321,8 @@ impl Kernel {
         if asid > 255 {
             return Err(KernelError::OutOfAsids);
         }
-        let bytes = self.geo.l1_table_bytes();
-        let paddr = self.alloc_phys(bytes, bytes)?;
+        let bytes = self.geo.root_table_bytes();
+        let paddr = self.alloc_phys(bytes, bytes.max(4096))?;
         self.vspaces.push(VSpace::new(&self.geo, paddr, Asid(asid)));
         Ok(VSpaceId((self.vspaces.len() - 1) as u32))
     }
@@ -362,15 +362,13 @@ impl Kernel {
         user: bool,
     ) -> Result<(), KernelError> {
         let geo = self.geo;
-        let needs = self
-            .vspaces
-            .get(vs.0 as usize)
-            .ok_or_else(|| KernelError::Invalid("no such vspace".into()))?
-            .needs_table(&geo, va);
-        if needs {
-            let bytes = geo.l2_table_bytes();
+        if self.vspaces.get(vs.0 as usize).is_none() {
+            return Err(KernelError::Invalid("no such vspace".into()));
+        }
+        while let Some(level) = self.vspaces[vs.0 as usize].missing_level(&geo, va) {
+            let bytes = geo.table_bytes(level);
             let t = self.alloc_phys(bytes, bytes)?;
-            self.vspaces[vs.0 as usize].add_table(&geo, va, t);
+            self.vspaces[vs.0 as usize].add_table(&geo, va, level, t)?;
         }
         self.vspaces[vs.0 as usize].map(&geo, va, Mapping { paddr, rights, user })?;
         Ok(())
@@ -630,7 +628,7 @@ impl Kernel {
                 // The hardware walks from the new page directory from now on; seL4 also reads the
                 // stored hardware ASID from it.
                 // seL4 keeps the hardware ASID in the page directory's last entries.
-                let pd = self.vspaces[vs.0 as usize].paddr.offset(self.geo.l1_table_bytes() - 64);
+                let pd = self.vspaces[vs.0 as usize].paddr.offset(self.geo.root_table_bytes() - 64);
                 self.touch(pd, u64::from(self.abi.word_bytes));
                 let asid = self.vspaces[vs.0 as usize].asid;
                 self.cost.set_asid(asid);

@@ -286,24 +286,35 @@ pub struct Mapping {
     pub user: bool,
 }
 
-/// A second-level page table.
+/// One page-table entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pte {
+    /// Nothing mapped.
+    Empty,
+    /// The next-level table (index into the VSpace's tables).
+    Table(u32),
+    /// A page (last level only).
+    Page(Mapping),
+}
+
+/// A page table at some level of an address space (seL4's page directory, page table, PML4, ...).
 #[derive(Clone, Debug)]
 pub struct PageTable {
     /// Simulated physical address.
     pub paddr: PAddr,
+    /// Level: 0 = the top-level table.
+    pub level: u8,
     /// Entries.
-    pub entries: Vec<Option<Mapping>>,
+    pub entries: Vec<Pte>,
 }
 
-/// An address space: a top-level table (seL4's page directory) and its second-level tables.
+/// An address space: a tree of page tables; `tables[0]` is the top-level table.
 #[derive(Clone, Debug)]
 pub struct VSpace {
     /// Physical address of the top-level table.
     pub paddr: PAddr,
-    /// The hardware ASID assigned to it.
+    /// The hardware ASID (or PCID) assigned to it.
     pub asid: Asid,
-    /// Top-level entries: index into `tables`.
-    pub l1: Vec<Option<u32>>,
-    /// The second-level tables.
+    /// The tables, top-level first.
     pub tables: Vec<PageTable>,
 }

@@ -37,8 +37,14 @@ const ABI: RegisterAbi = RegisterAbi {
 };
 
 /// ARM short-descriptor geometry, as the ARM backend states it.
-const GEOMETRY: VSpaceGeometry =
-    VSpaceGeometry { l1_bits: 12, l2_bits: 8, page_bits: 12, entry_bytes: 4, kernel_base: 0xE000_0000 };
+const GEOMETRY: VSpaceGeometry = VSpaceGeometry {
+    level_bits: [12, 8, 0, 0],
+    levels: 2,
+    page_bits: 12,
+    entry_bytes: 4,
+    user_top: 0xE000_0000,
+    kernel_base: 0xE000_0000,
+};
 
 const RAM: u64 = 0x4000_0000;
 const IPC_VA: u64 = 0x8000;

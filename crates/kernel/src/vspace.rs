@@ -1,50 +1,52 @@
-//! Address spaces built from page-table objects: a top-level table and second-level tables,
-//! with the geometry the ISA backend states (e.g. ARM short-descriptor: 4096 x 1 MiB entries,
-//! 256 x 4 KiB).
-//! The backend translates guest accesses through these same objects, so the kernel's page tables
-//! are the only truth about what a thread may touch.
+//! Address spaces built from page-table objects: a tree of tables with the geometry the ISA
+//! backend states (ARM short-descriptor: 4096 x 1 MiB entries, then 256 x 4 KiB; IA-32: 1024 x
+//! 1024; x86-64: four levels of 512). The backend translates guest accesses through these same
+//! objects (or writes them out in the hardware's format), so the kernel's page tables are the only
+//! truth about what a thread may touch.
 
-use crate::object::{Mapping, PageTable, VSpace, VmRights};
+use crate::object::{Mapping, PageTable, Pte, VSpace, VmRights};
 use simcore::{Asid, PAddr, VAddr, WalkPath};
 
-/// The shape of the architecture's two-level page tables and kernel window.
+/// Most page-table levels of any supported architecture.
+pub const MAX_LEVELS: usize = 4;
+
+/// The shape of the architecture's page tables and kernel window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VSpaceGeometry {
-    /// Bits of the virtual address resolved by the top-level table.
-    pub l1_bits: u32,
-    /// Bits resolved by a second-level table.
-    pub l2_bits: u32,
+    /// Bits of the virtual address resolved at each level, top level first (unused levels 0).
+    pub level_bits: [u32; MAX_LEVELS],
+    /// How many levels there are.
+    pub levels: usize,
     /// log2 of the page size.
     pub page_bits: u32,
     /// Bytes per page-table entry.
     pub entry_bytes: u32,
-    /// Virtual base of the kernel window: physical memory mapped kernel-only and global, with
-    /// top-level (section) mappings, so a walk reads one descriptor.
+    /// End (exclusive) of the user part of the address space.
+    pub user_top: u64,
+    /// Virtual base of the kernel window: physical memory mapped kernel-only and global with
+    /// large top-level mappings, so a walk reads one descriptor.
     pub kernel_base: u64,
 }
 
 impl VSpaceGeometry {
+    /// Bytes of a table at `level`.
+    pub fn table_bytes(&self, level: usize) -> u64 {
+        (1u64 << self.level_bits[level]) * u64::from(self.entry_bytes)
+    }
+
     /// Bytes of a top-level table.
-    pub fn l1_table_bytes(&self) -> u64 {
-        (1u64 << self.l1_bits) * u64::from(self.entry_bytes)
+    pub fn root_table_bytes(&self) -> u64 {
+        self.table_bytes(0)
     }
 
-    /// Bytes of a second-level table.
-    pub fn l2_table_bytes(&self) -> u64 {
-        (1u64 << self.l2_bits) * u64::from(self.entry_bytes)
+    /// The entry index of `va` at `level`.
+    pub fn index(&self, va: u64, level: usize) -> usize {
+        let shift = self.page_bits + self.level_bits[level + 1..self.levels].iter().sum::<u32>();
+        ((va >> shift) & ((1u64 << self.level_bits[level]) - 1)) as usize
     }
 
-    fn l1_index(&self, va: u64) -> usize {
-        ((va >> (self.page_bits + self.l2_bits)) & ((1u64 << self.l1_bits) - 1)) as usize
-    }
-
-    fn l2_index(&self, va: u64) -> usize {
-        ((va >> self.page_bits) & ((1u64 << self.l2_bits) - 1)) as usize
-    }
-
-    /// The largest user virtual address + 1.
-    pub fn user_top(&self) -> u64 {
-        self.kernel_base
+    fn page_mask(&self) -> u64 {
+        (1u64 << self.page_bits) - 1
     }
 }
 
@@ -64,47 +66,82 @@ pub struct Translation {
 /// Why a mapping could not be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MapError {
-    /// The address is in the kernel window or not page aligned.
+    /// The address is outside the user range or not page aligned.
     #[error("virtual address {0:#x} is not a page-aligned user address")]
     BadAddress(u64),
     /// Something is already mapped there.
     #[error("virtual address {0:#x} is already mapped")]
     AlreadyMapped(u64),
+    /// A table on the way is missing (add it first).
+    #[error("virtual address {0:#x} needs a page table at level {1}")]
+    MissingTable(u64, usize),
 }
 
 impl VSpace {
     /// An empty address space whose top-level table is at `paddr`.
     pub fn new(geo: &VSpaceGeometry, paddr: PAddr, asid: Asid) -> VSpace {
-        VSpace { paddr, asid, l1: vec![None; 1usize << geo.l1_bits], tables: Vec::new() }
+        let root = PageTable { paddr, level: 0, entries: vec![Pte::Empty; 1usize << geo.level_bits[0]] };
+        VSpace { paddr, asid, tables: vec![root] }
     }
 
-    /// Whether `va` needs a second-level table that does not exist yet.
-    pub fn needs_table(&self, geo: &VSpaceGeometry, va: u64) -> bool {
-        self.l1.get(geo.l1_index(va)).is_some_and(|e| e.is_none())
-    }
-
-    /// Installs a second-level table at `paddr` covering `va`.
-    pub fn add_table(&mut self, geo: &VSpaceGeometry, va: u64, paddr: PAddr) {
-        let idx = geo.l1_index(va);
-        if self.l1[idx].is_none() {
-            self.tables.push(PageTable { paddr, entries: vec![None; 1usize << geo.l2_bits] });
-            self.l1[idx] = Some((self.tables.len() - 1) as u32);
+    /// The first level below the top whose table `va` needs and does not have yet, if any.
+    pub fn missing_level(&self, geo: &VSpaceGeometry, va: u64) -> Option<usize> {
+        let mut t = 0usize;
+        for level in 0..geo.levels - 1 {
+            match self.tables[t].entries.get(geo.index(va, level))? {
+                Pte::Table(n) => t = *n as usize,
+                _ => return Some(level + 1),
+            }
         }
+        None
     }
 
-    /// Maps the page at `va` to `paddr` (the table must exist).
+    /// Installs the table at `paddr` as the level-`level` table covering `va` (its parent must exist).
+    pub fn add_table(
+        &mut self,
+        geo: &VSpaceGeometry,
+        va: u64,
+        level: usize,
+        paddr: PAddr,
+    ) -> Result<(), MapError> {
+        let mut t = 0usize;
+        for l in 0..level - 1 {
+            match self.tables[t].entries[geo.index(va, l)] {
+                Pte::Table(n) => t = n as usize,
+                _ => return Err(MapError::MissingTable(va, l + 1)),
+            }
+        }
+        let idx = geo.index(va, level - 1);
+        if self.tables[t].entries[idx] != Pte::Empty {
+            return Ok(());
+        }
+        let n = self.tables.len() as u32;
+        self.tables.push(PageTable {
+            paddr,
+            level: level as u8,
+            entries: vec![Pte::Empty; 1usize << geo.level_bits[level]],
+        });
+        self.tables[t].entries[idx] = Pte::Table(n);
+        Ok(())
+    }
+
+    /// Maps the page at `va` (every table on the way must exist).
     pub fn map(&mut self, geo: &VSpaceGeometry, va: u64, m: Mapping) -> Result<(), MapError> {
-        if va >= geo.kernel_base || va & ((1u64 << geo.page_bits) - 1) != 0 {
+        if va >= geo.user_top || va & geo.page_mask() != 0 {
             return Err(MapError::BadAddress(va));
         }
-        let Some(Some(t)) = self.l1.get(geo.l1_index(va)).copied() else {
-            return Err(MapError::BadAddress(va));
-        };
-        let e = &mut self.tables[t as usize].entries[geo.l2_index(va)];
-        if e.is_some() {
+        let mut t = 0usize;
+        for level in 0..geo.levels - 1 {
+            match self.tables[t].entries[geo.index(va, level)] {
+                Pte::Table(n) => t = n as usize,
+                _ => return Err(MapError::MissingTable(va, level + 1)),
+            }
+        }
+        let e = &mut self.tables[t].entries[geo.index(va, geo.levels - 1)];
+        if *e != Pte::Empty {
             return Err(MapError::AlreadyMapped(va));
         }
-        *e = Some(m);
+        *e = Pte::Page(m);
         Ok(())
     }
 
@@ -122,41 +159,114 @@ impl VSpace {
                 global: true,
             });
         }
-        let t = (*self.l1.get(geo.l1_index(va))?)?;
-        let m = self.tables.get(t as usize)?.entries.get(geo.l2_index(va)).copied()??;
-        let page_off = va & ((1u64 << geo.page_bits) - 1);
-        Some(Translation { paddr: m.paddr.offset(page_off), rights: m.rights, user: m.user, global: false })
+        if va >= geo.user_top {
+            return None;
+        }
+        let mut t = 0usize;
+        for level in 0..geo.levels {
+            match self.tables.get(t)?.entries.get(geo.index(va, level))? {
+                Pte::Table(n) => t = *n as usize,
+                Pte::Page(m) if level == geo.levels - 1 => {
+                    return Some(Translation {
+                        paddr: m.paddr.offset(va & geo.page_mask()),
+                        rights: m.rights,
+                        user: m.user,
+                        global: false,
+                    })
+                }
+                _ => return None,
+            }
+        }
+        None
     }
 
-    /// The descriptors a hardware walk of `va` reads.
+    /// The descriptors a hardware walk of `va` reads, top level first (the kernel window: one).
     pub fn walk_path(&self, geo: &VSpaceGeometry, va: u64) -> WalkPath {
-        let idx = geo.l1_index(va);
-        let first = self.paddr.offset(idx as u64 * u64::from(geo.entry_bytes));
-        let second = if va >= geo.kernel_base {
-            None
-        } else {
-            self.l1
-                .get(idx)
-                .copied()
-                .flatten()
-                .and_then(|t| self.tables.get(t as usize))
-                .map(|t| t.paddr.offset(geo.l2_index(va) as u64 * u64::from(geo.entry_bytes)))
-        };
-        WalkPath { descriptors: [Some(first), second, None, None] }
+        let mut out = WalkPath::default();
+        let eb = u64::from(geo.entry_bytes);
+        let mut t = 0usize;
+        for level in 0..geo.levels {
+            let Some(table) = self.tables.get(t) else { break };
+            let idx = geo.index(va, level);
+            out.descriptors[level] = Some(table.paddr.offset(idx as u64 * eb));
+            if va >= geo.kernel_base {
+                break;
+            }
+            match table.entries.get(idx) {
+                Some(Pte::Table(n)) => t = *n as usize,
+                _ => break,
+            }
+        }
+        out
     }
 
     /// Every user mapping, as (virtual address, mapping), in address order.
     pub fn mappings(&self, geo: &VSpaceGeometry) -> Vec<(VAddr, Mapping)> {
         let mut out = Vec::new();
-        for (i, t) in self.l1.iter().enumerate() {
-            let Some(t) = t else { continue };
-            for (j, m) in self.tables[*t as usize].entries.iter().enumerate() {
-                if let Some(m) = m {
-                    let va = ((i as u64) << (geo.page_bits + geo.l2_bits)) | ((j as u64) << geo.page_bits);
-                    out.push((VAddr(va), *m));
-                }
+        self.collect(geo, 0, 0, 0, &mut out);
+        out
+    }
+
+    fn collect(
+        &self,
+        geo: &VSpaceGeometry,
+        t: usize,
+        level: usize,
+        base: u64,
+        out: &mut Vec<(VAddr, Mapping)>,
+    ) {
+        let shift = geo.page_bits + geo.level_bits[level + 1..geo.levels].iter().sum::<u32>();
+        for (i, e) in self.tables[t].entries.iter().enumerate() {
+            let va = base | ((i as u64) << shift);
+            match e {
+                Pte::Table(n) => self.collect(geo, *n as usize, level + 1, va, out),
+                Pte::Page(m) => out.push((VAddr(va), *m)),
+                Pte::Empty => {}
             }
         }
-        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const X86_64: VSpaceGeometry = VSpaceGeometry {
+        level_bits: [9, 9, 9, 9],
+        levels: 4,
+        page_bits: 12,
+        entry_bytes: 8,
+        user_top: 0x0000_8000_0000_0000,
+        kernel_base: 0xFFFF_FF80_0000_0000,
+    };
+
+    #[test]
+    fn a_four_level_space_maps_translates_and_walks() {
+        let mut v = VSpace::new(&X86_64, PAddr(0x10_0000), Asid(1));
+        let va = 0x7f12_3456_7000;
+        let mut next = 0x20_0000;
+        while let Some(level) = v.missing_level(&X86_64, va) {
+            v.add_table(&X86_64, va, level, PAddr(next)).unwrap();
+            next += 0x1000;
+        }
+        assert_eq!(v.tables.len(), 4);
+        let m = Mapping {
+            paddr: PAddr(0x50_0000),
+            rights: VmRights { read: true, write: false, exec: true },
+            user: true,
+        };
+        v.map(&X86_64, va, m).unwrap();
+        assert_eq!(v.map(&X86_64, va, m), Err(MapError::AlreadyMapped(va)));
+        let t = v.translate(&X86_64, (0, 1 << 30), va + 0x10).unwrap();
+        assert_eq!(t.paddr, PAddr(0x50_0010));
+        assert!(t.user && !t.rights.write);
+        assert_eq!(v.translate(&X86_64, (0, 1 << 30), va + 0x1000), None);
+        let w = v.walk_path(&X86_64, va);
+        assert!(w.descriptors.iter().all(Option::is_some));
+        assert_eq!(w.descriptors[0], Some(PAddr(0x10_0000 + 8 * X86_64.index(va, 0) as u64)));
+        assert_eq!(v.mappings(&X86_64), vec![(VAddr(va), m)]);
+        // The kernel half is the kernel window, not user memory.
+        assert!(!v.translate(&X86_64, (0, 1 << 30), X86_64.kernel_base + 0x1000).unwrap().user);
+        assert_eq!(v.map(&X86_64, X86_64.kernel_base, m), Err(MapError::BadAddress(X86_64.kernel_base)));
     }
 }
