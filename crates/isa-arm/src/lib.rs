@@ -19,8 +19,9 @@
 //! transfer) and around the one raw mapping call, each with its `SAFETY` note.
 
 pub mod decode;
-pub mod ram;
-mod regs;
+
+pub use isa_common::ram;
+use isa_common::regs;
 
 use decode::{BlockCache, BlockInfo, Decoder};
 use kernel::types::{TcbId, VSpaceId};

@@ -3,11 +3,14 @@
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
-use unicorn_engine::{uc_error, RegisterARM, Unicorn};
+use unicorn_engine::{uc_error, Unicorn};
 
 /// Reads `N` registers in one call.
-pub fn read<D, const N: usize>(uc: &Unicorn<'_, D>, ids: &[RegisterARM; N]) -> Result<[u64; N], uc_error> {
-    let regs: [i32; N] = ids.map(|r| r as i32);
+pub fn read<D, R: Copy + Into<i32>, const N: usize>(
+    uc: &Unicorn<'_, D>,
+    ids: &[R; N],
+) -> Result<[u64; N], uc_error> {
+    let regs: [i32; N] = ids.map(Into::into);
     let mut vals = [0u64; N];
     let mut ptrs: [*mut c_void; N] = [std::ptr::null_mut(); N];
     for (p, v) in ptrs.iter_mut().zip(vals.iter_mut()) {
@@ -27,12 +30,12 @@ pub fn read<D, const N: usize>(uc: &Unicorn<'_, D>, ids: &[RegisterARM; N]) -> R
 }
 
 /// Writes `N` registers in one call, in order.
-pub fn write<D, const N: usize>(
+pub fn write<D, R: Copy + Into<i32>, const N: usize>(
     uc: &mut Unicorn<'_, D>,
-    ids: &[RegisterARM; N],
+    ids: &[R; N],
     vals: &[u64; N],
 ) -> Result<(), uc_error> {
-    let regs: [i32; N] = ids.map(|r| r as i32);
+    let regs: [i32; N] = ids.map(Into::into);
     let mut ptrs: [*mut c_void; N] = [std::ptr::null_mut(); N];
     for (p, v) in ptrs.iter_mut().zip(vals.iter()) {
         *p = std::ptr::from_ref(v).cast_mut().cast();

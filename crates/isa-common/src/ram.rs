@@ -40,8 +40,8 @@ impl Ram {
         self.layout.size() as u64
     }
 
-    /// The raw pointer Unicorn maps.
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
+    /// The raw pointer the emulator maps (with `mem_map_ptr`; the mapping must not outlive this `Ram`).
+    pub fn as_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }
 
