@@ -3,6 +3,7 @@
 
 use capstone::arch::arm::{ArchMode, ArmInsn};
 use capstone::prelude::*;
+use isa_common::block::BlockInfo;
 use simcore::{CostModel, InsnClass, PAddr};
 
 /// The instruction with which guest code reads the cycle counter, per architecture: what
@@ -120,24 +121,6 @@ fn classify(id: u32, op_str: &str) -> InsnClass {
     InsnClass::Alu
 }
 
-/// A priced basic block.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BlockInfo {
-    /// Guest virtual address.
-    pub va: u64,
-    /// ASID of the address space it was decoded in.
-    pub asid: u16,
-    /// Size in bytes.
-    pub size: u32,
-    /// Physical address of its first byte.
-    pub pa: PAddr,
-    /// The price of the whole block, in fractional cycles.
-    pub cost: f64,
-    /// `prefix[i]`: the price of the block's instructions before instruction `i` (4-byte steps);
-    /// the last element is the whole block's price.
-    pub prefix: Vec<f64>,
-}
-
 /// Decodes and prices blocks.
 pub struct Decoder {
     cs: Capstone,
@@ -170,7 +153,7 @@ impl Decoder {
         let mut prefix = Vec::with_capacity(bytes.len() / 4 + 1);
         for (i, chunk) in bytes.chunks(4).enumerate() {
             let addr = va + 4 * i as u64;
-            prefix.push(total);
+            prefix.push((4 * i as u32, total));
             let word = chunk.iter().rev().fold(0u32, |a, b| (a << 8) | u32::from(*b));
             if chunk.len() == 4 && self.counter.matches(word) {
                 total += cost.price_primitive(simcore::Primitive::CounterRead);
@@ -185,52 +168,8 @@ impl Decoder {
             };
             total += cost.price_class(class);
         }
-        prefix.push(total);
+        prefix.push((bytes.len() as u32, total));
         BlockInfo { va, asid, size: bytes.len() as u32, pa, cost: total, prefix }
-    }
-}
-
-impl BlockInfo {
-    /// The price of the instructions before `pc` in this block (None if `pc` is not in it).
-    pub fn price_before(&self, pc: u64) -> Option<f64> {
-        let off = pc.checked_sub(self.va)?;
-        if off % 4 != 0 {
-            return None;
-        }
-        self.prefix.get((off / 4) as usize).copied()
-    }
-}
-
-/// A direct-mapped cache of priced blocks, keyed by (ASID, address).
-#[derive(Debug)]
-pub struct BlockCache {
-    slots: Vec<Option<BlockInfo>>,
-}
-
-impl BlockCache {
-    /// A cache of `2^bits` entries.
-    pub fn new(bits: u32) -> BlockCache {
-        BlockCache { slots: vec![None; 1 << bits] }
-    }
-
-    fn index(&self, va: u64, asid: u16) -> usize {
-        (((va >> 2) ^ (u64::from(asid) << 7)) as usize) & (self.slots.len() - 1)
-    }
-
-    /// The cached block at `va` of exactly `size` bytes in `asid`.
-    pub fn get(&self, va: u64, asid: u16, size: u32) -> Option<&BlockInfo> {
-        self.slots[self.index(va, asid)].as_ref().filter(|b| b.va == va && b.asid == asid && b.size == size)
-    }
-
-    /// Stores a block.
-    pub fn put(&mut self, b: BlockInfo) {
-        let i = self.index(b.va, b.asid);
-        self.slots[i] = Some(b);
-    }
-
-    /// Forgets everything (after mappings change).
-    pub fn clear(&mut self) {
-        self.slots.iter_mut().for_each(|s| *s = None);
     }
 }
 

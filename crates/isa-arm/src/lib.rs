@@ -23,7 +23,8 @@ pub mod decode;
 pub use isa_common::ram;
 use isa_common::regs;
 
-use decode::{BlockCache, BlockInfo, Decoder};
+use decode::Decoder;
+use isa_common::block::{BlockCache, BlockInfo};
 use kernel::types::{TcbId, VSpaceId};
 use kernel::vspace::VSpaceGeometry;
 use kernel::{Event, Kernel, Resume};

@@ -1,0 +1,63 @@
+//! Priced basic blocks and their cache, shared by the ISA backends: a block is decoded and priced
+//! once, then charged whole each time it starts; a trap in its middle refunds the rest.
+
+use simcore::PAddr;
+
+/// A priced basic block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockInfo {
+    /// Guest virtual address.
+    pub va: u64,
+    /// ASID of the address space it was decoded in.
+    pub asid: u16,
+    /// Size in bytes.
+    pub size: u32,
+    /// Physical address of its first byte.
+    pub pa: PAddr,
+    /// The price of the whole block, in fractional cycles.
+    pub cost: f64,
+    /// `(offset, price of the instructions before that offset)` for every instruction start, and
+    /// `(size, cost)` last; ascending offsets.
+    pub prefix: Vec<(u32, f64)>,
+}
+
+impl BlockInfo {
+    /// The price of the instructions before `pc` in this block (None if no instruction starts at `pc`).
+    pub fn price_before(&self, pc: u64) -> Option<f64> {
+        let off = u32::try_from(pc.checked_sub(self.va)?).ok()?;
+        self.prefix.binary_search_by_key(&off, |(o, _)| *o).ok().map(|i| self.prefix[i].1)
+    }
+}
+
+/// A direct-mapped cache of priced blocks, keyed by (ASID, address).
+#[derive(Debug)]
+pub struct BlockCache {
+    slots: Vec<Option<BlockInfo>>,
+}
+
+impl BlockCache {
+    /// A cache of `2^bits` entries.
+    pub fn new(bits: u32) -> BlockCache {
+        BlockCache { slots: vec![None; 1 << bits] }
+    }
+
+    fn index(&self, va: u64, asid: u16) -> usize {
+        (((va >> 2) ^ (u64::from(asid) << 7)) as usize) & (self.slots.len() - 1)
+    }
+
+    /// The cached block at `va` of exactly `size` bytes in `asid`.
+    pub fn get(&self, va: u64, asid: u16, size: u32) -> Option<&BlockInfo> {
+        self.slots[self.index(va, asid)].as_ref().filter(|b| b.va == va && b.asid == asid && b.size == size)
+    }
+
+    /// Stores a block.
+    pub fn put(&mut self, b: BlockInfo) {
+        let i = self.index(b.va, b.asid);
+        self.slots[i] = Some(b);
+    }
+
+    /// Forgets everything (after mappings change).
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+    }
+}
