@@ -24,7 +24,7 @@ pub use isa_common::ram;
 use isa_common::regs;
 
 use decode::Decoder;
-use isa_common::block::{BlockCache, BlockInfo};
+use isa_common::block::{BlockCache, BlockInfo, CurrentBlock};
 use kernel::types::{TcbId, VSpaceId};
 use kernel::vspace::VSpaceGeometry;
 use kernel::{Event, Kernel, Resume};
@@ -144,16 +144,7 @@ pub enum RunExit {
     CycleLimit,
 }
 
-/// One guest read of the cycle counter, with where the cycles so far had gone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CounterRead {
-    /// The reading thread.
-    pub thread: Option<TcbId>,
-    /// The full 64-bit value (the guest sees the low 32 bits).
-    pub value: u64,
-    /// The ledger by category at that instant; its total equals `value`.
-    pub snapshot: Breakdown,
-}
+pub use isa_common::CounterRead;
 
 /// A fault seen by the TLB fill hook, waiting for the emulator to stop.
 #[derive(Clone, Copy, Debug)]
@@ -174,9 +165,7 @@ struct State {
     asid: u16,
     stop: Option<RunExit>,
     fault: Option<PendingFault>,
-    block_va: u64,
-    block_size: u32,
-    block_exec_start: Cycles,
+    block: CurrentBlock,
     cycle_limit: Cycles,
     exit_page: PAddr,
     counter_reads: u64,
@@ -274,9 +263,7 @@ impl ArmMachine {
             asid: 0,
             stop: None,
             fault: None,
-            block_va: 0,
-            block_size: 0,
-            block_exec_start: Cycles(0),
+            block: CurrentBlock::default(),
             cycle_limit: Cycles(u64::MAX),
             exit_page,
             counter_reads: 0,
@@ -524,9 +511,7 @@ fn on_block(uc: &mut Unicorn<'_, State>, va: u64, size: u32) {
     };
     st.kernel.user_fetch(vs, VAddr(va), pa, u64::from(size));
     let cm = st.kernel.cost_mut();
-    st.block_va = va;
-    st.block_size = size;
-    st.block_exec_start = cm.now();
+    st.block = CurrentBlock { va, size, exec_start: cm.now() };
     cm.charge_as(Category::User, Cycles::from_f64(cost), || {
         format!("user block at {va:#x} ({} instructions)", size / 4)
     });
@@ -611,21 +596,9 @@ fn emulate_counter_read(uc: &mut Unicorn<'_, State>) -> bool {
     ok && uc.reg_write(RegisterARM::PC, pc + 4).is_ok()
 }
 
-/// Leaves the current block at `pc`: the block was charged whole when it started, so the part from
-/// `resume` on (which will run, and be charged, as a new block) is refunded. Returns the simulated
-/// time at which the instruction at `pc` started, or None if `pc` is not in the current block.
+/// Leaves the current block at `pc` (see [`CurrentBlock::leave`]).
 fn leave_block(st: &mut State, pc: u64, resume: u64) -> Option<Cycles> {
-    if pc < st.block_va || pc >= st.block_va + u64::from(st.block_size) {
-        return None;
-    }
-    let b = st.blocks.get(st.block_va, st.asid, st.block_size)?;
-    let before = Cycles::from_f64(b.price_before(pc)?);
-    let keep = Cycles::from_f64(b.price_before(resume).unwrap_or(b.cost));
-    let charged = Cycles::from_f64(b.cost);
-    st.kernel.cost_mut().refund(Category::User, charged.saturating_sub(keep));
-    // The rest of the block is no longer "current": a second exit must not refund again.
-    st.block_size = 0;
-    Some(st.block_exec_start + before)
+    st.block.leave(&st.blocks, st.asid, pc, resume, st.kernel.cost_mut())
 }
 
 /// Saves the running thread's registers into its TCB and runs the kernel.

@@ -61,3 +61,43 @@ impl BlockCache {
         self.slots.iter_mut().for_each(|s| *s = None);
     }
 }
+
+/// The block the emulator is executing: charged whole when it started, so a trap inside it must
+/// refund what did not run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CurrentBlock {
+    /// Its address.
+    pub va: u64,
+    /// Its size (0 = no block, or already left).
+    pub size: u32,
+    /// Simulated time when its first instruction started.
+    pub exec_start: simcore::Cycles,
+}
+
+impl CurrentBlock {
+    /// Leaves the block at the instruction at `pc`, continuing at `resume` (what runs from
+    /// `resume` on is a new block and is charged as such): refunds the part of the block's charge
+    /// from `resume` on. Returns the simulated time at which the instruction at `pc` started, or
+    /// None if `pc` is not an instruction of this block.
+    pub fn leave(
+        &mut self,
+        blocks: &BlockCache,
+        asid: u16,
+        pc: u64,
+        resume: u64,
+        cost: &mut simcore::CostModel,
+    ) -> Option<simcore::Cycles> {
+        use simcore::{Category, Cycles};
+        if pc < self.va || pc >= self.va + u64::from(self.size) {
+            return None;
+        }
+        let b = blocks.get(self.va, asid, self.size)?;
+        let before = Cycles::from_f64(b.price_before(pc)?);
+        let keep = Cycles::from_f64(b.price_before(resume).unwrap_or(b.cost));
+        let charged = Cycles::from_f64(b.cost);
+        cost.refund(Category::User, charged.saturating_sub(keep));
+        // Left: a second exit must not refund again.
+        self.size = 0;
+        Some(self.exec_start + before)
+    }
+}

@@ -11,3 +11,18 @@
 pub mod block;
 pub mod ram;
 pub mod regs;
+
+use kernel::types::TcbId;
+use simcore::Breakdown;
+
+/// One guest read of the cycle counter, with where the cycles so far had gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CounterRead {
+    /// The reading thread.
+    pub thread: Option<TcbId>,
+    /// The full 64-bit value (the guest sees the low 32 bits).
+    pub value: u64,
+    /// The ledger by category at that instant; its total equals `value`.
+    pub snapshot: Breakdown,
+}
+
