@@ -29,7 +29,7 @@ use kernel::types::{TcbId, VSpaceId};
 use kernel::vspace::VSpaceGeometry;
 use kernel::{Event, Kernel, Resume};
 use ram::Ram;
-use simcore::{Breakdown, Category, Cycles, FaultWord, PAddr, RegisterAbi, UserContext, VAddr};
+use simcore::{Category, Cycles, FaultWord, PAddr, RegisterAbi, UserContext, VAddr};
 use unicorn_engine::{
     uc_error, Arch, ArmCpuModel, MemType, Mode, Prot, RegisterARM, RegisterARMCP, TlbEntry, TlbType, Unicorn,
 };
