@@ -25,4 +25,3 @@ pub struct CounterRead {
     /// The ledger by category at that instant; its total equals `value`.
     pub snapshot: Breakdown,
 }
-

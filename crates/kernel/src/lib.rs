@@ -476,6 +476,16 @@ impl Kernel {
         }
     }
 
+    /// Every address space, in creation order (for backends that write page tables out).
+    pub fn vspaces(&self) -> impl Iterator<Item = &VSpace> {
+        self.vspaces.iter()
+    }
+
+    /// One address space.
+    pub fn vspace(&self, vs: VSpaceId) -> Option<&VSpace> {
+        self.vspaces.get(vs.0 as usize)
+    }
+
     /// The hardware ASID of an address space.
     pub fn asid_of(&self, vs: VSpaceId) -> Option<Asid> {
         self.vspaces.get(vs.0 as usize).map(|v| v.asid)

@@ -318,18 +318,10 @@ pub enum PresetError {
     },
 }
 
-/// Parses a primitive name used in `vspace_switch`.
+/// Parses a primitive name used in `vspace_switch` (a profile primitive key, see
+/// [`Primitive::key`]).
 pub fn primitive_from_name(n: &str) -> Option<Primitive> {
-    Some(match n {
-        "barrier" => Primitive::Barrier,
-        "isb" => Primitive::Isb,
-        "page_table_base_write" => Primitive::PageTableBaseWrite,
-        "asid_write" => Primitive::AsidWrite,
-        "domain_write" => Primitive::DomainWrite,
-        "tlb_flush_all" => Primitive::TlbFlushAll,
-        "btac_flush" => Primitive::BtacFlush,
-        _ => return None,
-    })
+    Primitive::from_key(n)
 }
 
 impl KernelPreset {

@@ -59,6 +59,36 @@ pub enum Primitive {
 }
 
 impl Primitive {
+    /// Every primitive.
+    pub const ALL: [Primitive; 21] = [
+        Primitive::ExceptionEntry,
+        Primitive::ExceptionReturn,
+        Primitive::PageTableBaseWrite,
+        Primitive::AsidWrite,
+        Primitive::DomainWrite,
+        Primitive::TlbFlushAll,
+        Primitive::BtacFlush,
+        Primitive::Barrier,
+        Primitive::Isb,
+        Primitive::CacheCleanInvalidateLine,
+        Primitive::CounterRead,
+        Primitive::IntEntry,
+        Primitive::Iret,
+        Primitive::Sysenter,
+        Primitive::Sysexit,
+        Primitive::Syscall,
+        Primitive::Sysret,
+        Primitive::Cr3Write,
+        Primitive::Invlpg,
+        Primitive::SegmentLoad,
+        Primitive::Swapgs,
+    ];
+
+    /// The primitive with profile key `key`.
+    pub fn from_key(key: &str) -> Option<Primitive> {
+        Primitive::ALL.iter().copied().find(|p| p.key() == key)
+    }
+
     /// The primitive's key in a profile's `[primitives]` table.
     pub fn key(self) -> &'static str {
         match self {

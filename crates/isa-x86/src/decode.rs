@@ -1,0 +1,89 @@
+//! Decoding guest x86 code into instruction classes, once per basic block (capstone, Intel syntax).
+
+use crate::X86Mode;
+use capstone::arch::x86::{ArchMode, ArchSyntax};
+use capstone::prelude::*;
+use isa_common::block::BlockInfo;
+use simcore::{CostModel, InsnClass, PAddr, Primitive};
+
+/// The class of one decoded instruction, from its mnemonic and operands.
+pub fn classify(mnemonic: &str, op_str: &str) -> InsnClass {
+    let mem = op_str.contains('[');
+    match mnemonic {
+        m if m.starts_with('j') || m.starts_with("loop") || m == "call" || m == "ret" => InsnClass::Branch,
+        "push" => InsnClass::Store,
+        "pop" => InsnClass::Load,
+        "syscall" | "sysenter" | "int" => InsnClass::Syscall,
+        "mul" | "imul" => InsnClass::Mul,
+        "lea" | "nop" => InsnClass::Alu,
+        "cmp" | "test" if mem => InsnClass::Load,
+        _ if mem => {
+            // The destination comes first in Intel syntax: a memory destination is a store.
+            if op_str.trim_start().split(',').next().is_some_and(|d| d.contains('[')) {
+                InsnClass::Store
+            } else {
+                InsnClass::Load
+            }
+        }
+        _ => InsnClass::Alu,
+    }
+}
+
+/// Decodes and prices x86 blocks.
+pub struct Decoder {
+    cs: Capstone,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Decoder")
+    }
+}
+
+impl Decoder {
+    /// A decoder for `mode`.
+    pub fn new(mode: X86Mode) -> Result<Decoder, String> {
+        let m = match mode {
+            X86Mode::Ia32 => ArchMode::Mode32,
+            X86Mode::X86_64 => ArchMode::Mode64,
+        };
+        let cs =
+            Capstone::new().x86().mode(m).syntax(ArchSyntax::Intel).build().map_err(|e| e.to_string())?;
+        Ok(Decoder { cs })
+    }
+
+    /// Prices the block of `bytes` at `va`; RDTSC is priced as the profile's counter read.
+    pub fn price(&self, cost: &CostModel, va: u64, asid: u16, pa: PAddr, bytes: &[u8]) -> BlockInfo {
+        let mut total = 0.0;
+        let mut prefix = Vec::new();
+        if let Ok(insns) = self.cs.disasm_all(bytes, va) {
+            for insn in insns.iter() {
+                prefix.push(((insn.address() - va) as u32, total));
+                let m = insn.mnemonic().unwrap_or("");
+                total += if m == "rdtsc" {
+                    cost.price_primitive(Primitive::CounterRead)
+                } else {
+                    cost.price_class(classify(m, insn.op_str().unwrap_or("")))
+                };
+            }
+        }
+        prefix.push((bytes.len() as u32, total));
+        BlockInfo { va, asid, size: bytes.len() as u32, pa, cost: total, prefix }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_loads_stores_branches_and_system_calls() {
+        assert_eq!(classify("mov", "rax, qword ptr [rbx + 8]"), InsnClass::Load);
+        assert_eq!(classify("mov", "dword ptr [rdx + 4], r10d"), InsnClass::Store);
+        assert_eq!(classify("add", "rax, 1"), InsnClass::Alu);
+        assert_eq!(classify("jne", "0x1000"), InsnClass::Branch);
+        assert_eq!(classify("push", "rbp"), InsnClass::Store);
+        assert_eq!(classify("syscall", ""), InsnClass::Syscall);
+        assert_eq!(classify("cmp", "eax, dword ptr [esp + 8]"), InsnClass::Load);
+    }
+}
