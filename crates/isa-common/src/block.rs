@@ -75,6 +75,16 @@ pub struct CurrentBlock {
 }
 
 impl CurrentBlock {
+    /// The simulated time at which the instruction at `pc` of this block started (the block keeps
+    /// running: nothing is refunded). None if `pc` is not an instruction of this block.
+    pub fn time_at(&self, blocks: &BlockCache, asid: u16, pc: u64) -> Option<simcore::Cycles> {
+        if pc < self.va || pc >= self.va + u64::from(self.size) {
+            return None;
+        }
+        let b = blocks.get(self.va, asid, self.size)?;
+        Some(self.exec_start + simcore::Cycles::from_f64(b.price_before(pc)?))
+    }
+
     /// Leaves the block at the instruction at `pc`, continuing at `resume` (what runs from
     /// `resume` on is a new block and is charged as such): refunds the part of the block's charge
     /// from `resume` on. Returns the simulated time at which the instruction at `pc` started, or

@@ -12,11 +12,12 @@
 //!   in ring 3.
 //! - **Traps**: `syscall` (x86-64) and `sysenter` (IA-32) enter the kernel with seL4's register
 //!   ABIs; page faults (CR2), general-protection faults and undefined instructions become kernel
-//!   fault events. CR4.TSD makes `rdtsc` fault in ring 3, so the guest's counter read is emulated
-//!   to the cycle.
+//!   fault events. The guest's `rdtsc` is hooked (no exception) and returns the simulated cycle
+//!   count at that instruction.
 //! - **Time**: user code is priced once per basic block (capstone, instruction classes), cached.
 
 pub mod decode;
+mod rdtsc;
 
 use decode::Decoder;
 use isa_common::block::{BlockCache, BlockInfo, CurrentBlock};
@@ -347,6 +348,7 @@ impl X86Machine {
         }
         .map_err(emu("adding the system-call hook"))?;
         uc.add_intr_hook(on_interrupt).map_err(emu("adding the interrupt hook"))?;
+        rdtsc::add_hook(&mut uc).map_err(emu("adding the RDTSC hook"))?;
         uc.add_block_hook(1, 0, on_block).map_err(emu("adding the block hook"))?;
         Ok(X86Machine { uc })
     }
@@ -458,13 +460,19 @@ fn write_gdt(uc: &mut Unicorn<'_, State>) -> Result<(), X86Error> {
         w64(&mut st.ram, gdt + 8 * i as u64, *d);
     }
     let gdt_va = st.kva(gdt);
+    load_gdtr(uc, gdt_va)
+}
+
+/// GDTR := the GDT at linear address `base` (five descriptors).
+fn load_gdtr(uc: &mut Unicorn<'_, State>, base: u64) -> Result<(), X86Error> {
     let mut mmr = [0u8; 24];
-    mmr[8..16].copy_from_slice(&gdt_va.to_le_bytes());
-    mmr[16..20].copy_from_slice(&(8 * descriptors.len() as u32 - 1).to_le_bytes());
+    mmr[8..16].copy_from_slice(&base.to_le_bytes());
+    mmr[16..20].copy_from_slice(&(8 * 5 - 1u32).to_le_bytes());
     uc.reg_write_long(RegisterX86::GDTR, &mmr).map_err(emu("loading the GDT"))
 }
 
-/// Paging on (PAE and long mode for x86-64), global pages, and RDTSC privileged (CR4.TSD).
+/// Paging on (PAE and long mode for x86-64) and global pages. RDTSC stays unprivileged: the host
+/// hooks the instruction itself.
 fn set_control_registers(uc: &mut Unicorn<'_, State>) -> Result<(), X86Error> {
     let mode = uc.get_data().mode;
     let cr4 = uc.reg_read(RegisterX86::CR4).map_err(emu("reading CR4"))?;
@@ -473,8 +481,8 @@ fn set_control_registers(uc: &mut Unicorn<'_, State>) -> Result<(), X86Error> {
     const PGE: u64 = 1 << 7;
     const TSD: u64 = 1 << 2;
     let cr4 = match mode {
-        X86Mode::X86_64 => cr4 | PAE | PGE | TSD,
-        X86Mode::Ia32 => (cr4 & !PAE) | PSE | PGE | TSD,
+        X86Mode::X86_64 => (cr4 | PAE | PGE) & !TSD,
+        X86Mode::Ia32 => ((cr4 & !PAE) | PSE | PGE) & !TSD,
     };
     uc.reg_write(RegisterX86::CR4, cr4).map_err(emu("writing CR4"))?;
     if mode == X86Mode::X86_64 {
@@ -485,17 +493,22 @@ fn set_control_registers(uc: &mut Unicorn<'_, State>) -> Result<(), X86Error> {
         msr[8..16].copy_from_slice(&0xD01u64.to_le_bytes());
         uc.reg_write_long(RegisterX86::MSR, &msr).map_err(emu("writing EFER"))?;
     } else {
-        // Flat 32-bit kernel data segments for the ring-0 trampoline's stack.
-        // Known open problem (Step 2): under Unicorn's 32-bit mode these loads are refused
-        // (UC_ERR_EXCEPTION), so the trampoline's stack stays 16-bit and the `iretd` reads its
-        // frame from the wrong address. The IA-32 tests are ignored until this is solved.
+        // Flat 32-bit kernel data segments for the ring-0 trampoline's stack (Unicorn's 32-bit
+        // mode starts with 16-bit ones). Paging is still off here, so the descriptors are read
+        // through a GDTR holding the table's physical address; it moves to the kernel window below.
+        let phys = uc.get_data().ram.base().0 + GDT_OFF;
+        load_gdtr(uc, phys)?;
         for seg in [RegisterX86::SS, RegisterX86::DS, RegisterX86::ES] {
             uc.reg_write(seg, 0x10).map_err(emu("loading a data segment"))?;
         }
     }
     // CR0: PE | MP | ET | NE | WP | PG.
     uc.reg_write(RegisterX86::CR0, 0x8001_0033).map_err(emu("writing CR0"))?;
-    Ok(())
+    let va = {
+        let st = uc.get_data();
+        st.kva(st.ram.base().0 + GDT_OFF)
+    };
+    load_gdtr(uc, va)
 }
 
 /// Writes every address space's page tables in the hardware format, plus the kernel window.
@@ -716,7 +729,10 @@ fn stop(uc: &mut Unicorn<'_, State>, exit: RunExit) {
 /// `syscall` / `sysenter`: the hook sees the PC at the instruction; Unicorn then adds its length.
 fn on_syscall(uc: &mut Unicorn<'_, State>) {
     let mode = uc.get_data().mode;
-    let pc_reg = if mode == X86Mode::X86_64 { RegisterX86::RIP } else { RegisterX86::EIP };
+    // x86-64: RIP is the `syscall`. IA-32: as in seL4, the return point comes from the ABI — EDX
+    // holds the address of the `sysenter` (libsel4 `leal 1f, %edx; 1: sysenter`) — and Unicorn's
+    // EIP is not reliably up to date in this hook.
+    let pc_reg = if mode == X86Mode::X86_64 { RegisterX86::RIP } else { RegisterX86::EDX };
     let at = uc.reg_read(pc_reg).unwrap_or(0);
     let r = enter_kernel(uc, Event::Syscall, at + 2);
     if let Some(exit) = apply_with(uc, r, 2) {
@@ -734,7 +750,6 @@ fn on_interrupt(uc: &mut Unicorn<'_, State>, intno: u32) {
             let addr = uc.reg_read(RegisterX86::CR2).unwrap_or(0);
             Event::VmFault { addr, instruction: addr == pc, write: false, fsr: 0 }
         }
-        13 if emulate_rdtsc(uc, pc) => return,
         n => Event::UserException { number: u64::from(n), code: 0 },
     };
     let r = enter_kernel(uc, event, pc);
@@ -743,17 +758,11 @@ fn on_interrupt(uc: &mut Unicorn<'_, State>, intno: u32) {
     }
 }
 
-/// If the instruction at `pc` is RDTSC (0F 31), performs it with the simulated cycle count.
-fn emulate_rdtsc(uc: &mut Unicorn<'_, State>, pc: u64) -> bool {
-    let st = uc.get_data_mut();
-    let Some(vs) = st.vspace else { return false };
-    let is_rdtsc =
-        st.kernel.translate(vs, pc).and_then(|t| st.ram.read(t.paddr, 2)).is_some_and(|b| b == [0x0f, 0x31]);
-    if !is_rdtsc {
-        return false;
-    }
+/// The simulated time at the counter read at `pc` (recorded if asked).
+pub(crate) fn counter_value(st: &mut State, pc: u64) -> u64 {
     let now = st.kernel.cost().now();
-    let value = st.block.leave(&st.blocks, st.asid, pc, pc + 2, st.kernel.cost_mut()).unwrap_or(now);
+    // The hooked RDTSC does not leave the block: the time is that of its place in the block.
+    let value = st.block.time_at(&st.blocks, st.asid, pc).unwrap_or(now);
     st.counter_reads += 1;
     if st.record {
         let now = st.kernel.cost().now();
@@ -761,12 +770,7 @@ fn emulate_rdtsc(uc: &mut Unicorn<'_, State>, pc: u64) -> bool {
         snapshot.sub(Category::User, now.0.saturating_sub(value.0));
         st.log.push(CounterRead { thread: st.thread, value: value.0, snapshot });
     }
-    let (ax, dx, ip) = match st.mode {
-        X86Mode::X86_64 => (RegisterX86::RAX, RegisterX86::RDX, RegisterX86::RIP),
-        X86Mode::Ia32 => (RegisterX86::EAX, RegisterX86::EDX, RegisterX86::EIP),
-    };
-    let ok = uc.reg_write(ax, value.0 & 0xffff_ffff).is_ok() && uc.reg_write(dx, value.0 >> 32).is_ok();
-    ok && uc.reg_write(ip, pc + 2).is_ok()
+    value.0
 }
 
 /// Prices the block (cached) and charges it, with its fetch through the instruction TLB and cache.

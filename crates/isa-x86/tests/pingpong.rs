@@ -214,14 +214,11 @@ fn pingpong(mode: X86Mode) {
 }
 
 #[test]
-#[ignore = "open (Step 2): a second emulated RDTSC (#GP with CR4.TSD) becomes a double fault, because \
-            Unicorn's interrupt hook skips delivery and QEMU never clears old_exception; needs IDT delivery"]
 fn the_pingpong_runs_in_64_bit_long_mode() {
     pingpong(X86Mode::X86_64);
 }
 
 #[test]
-#[ignore = "open (Step 2): Unicorn's 32-bit mode refuses the flat data-segment loads the ring-0 trampoline needs"]
 fn the_pingpong_runs_in_32_bit_protected_mode() {
     pingpong(X86Mode::Ia32);
 }
@@ -251,7 +248,6 @@ fn a_call_without_the_write_right_gets_sel4s_error_in_64_bit_mode() {
 }
 
 #[test]
-#[ignore = "open (Step 2): Unicorn's 32-bit mode refuses the flat data-segment loads the ring-0 trampoline needs"]
 fn a_call_without_the_write_right_gets_sel4s_error_in_32_bit_mode() {
     errors(X86Mode::Ia32);
 }
