@@ -4,8 +4,8 @@
 //! `cargo run --release --example pingpong`
 
 use l4sim::builtin;
-use l4sim::isa_arm::RunExit;
 use l4sim::kernel::types::Rights;
+use l4sim::system::RunExit;
 use l4sim::system::{CapSpec, System, SystemConfig, ThreadSpec};
 use simcore::Category;
 

@@ -28,6 +28,16 @@ pub const GUESTS: &[(&str, &str, &[u8])] = &[
     ("armv5", "fault-unmapped", include_bytes!("../fixtures/guests/armv5/fault-unmapped.elf")),
     ("armv5", "fault-kernel", include_bytes!("../fixtures/guests/armv5/fault-kernel.elf")),
     ("armv5", "errors-client", include_bytes!("../fixtures/guests/armv5/errors-client.elf")),
+    ("ia32", "pingpong-client", include_bytes!("../fixtures/guests/ia32/pingpong-client.elf")),
+    ("ia32", "pingpong-server", include_bytes!("../fixtures/guests/ia32/pingpong-server.elf")),
+    ("ia32", "fault-unmapped", include_bytes!("../fixtures/guests/ia32/fault-unmapped.elf")),
+    ("ia32", "fault-kernel", include_bytes!("../fixtures/guests/ia32/fault-kernel.elf")),
+    ("ia32", "errors-client", include_bytes!("../fixtures/guests/ia32/errors-client.elf")),
+    ("x86_64", "pingpong-client", include_bytes!("../fixtures/guests/x86_64/pingpong-client.elf")),
+    ("x86_64", "pingpong-server", include_bytes!("../fixtures/guests/x86_64/pingpong-server.elf")),
+    ("x86_64", "fault-unmapped", include_bytes!("../fixtures/guests/x86_64/fault-unmapped.elf")),
+    ("x86_64", "fault-kernel", include_bytes!("../fixtures/guests/x86_64/fault-kernel.elf")),
+    ("x86_64", "errors-client", include_bytes!("../fixtures/guests/x86_64/errors-client.elf")),
 ];
 
 /// The TOML of a built-in profile.

@@ -3,9 +3,9 @@
 //! returns (and the reverse for the reply); after a warm-up the samples give median, min and max;
 //! the measured cost of reading the counter is subtracted.
 
+use crate::system::RunExit;
 use crate::system::{CapSpec, System, SystemConfig, ThreadSpec};
 use crate::{builtin, Error};
-use isa_arm::RunExit;
 use kernel::types::{Rights, TcbId};
 use simcore::{Breakdown, Category};
 use std::time::Instant;

@@ -15,10 +15,12 @@
 pub mod builtin;
 pub mod explain;
 pub mod ipc;
+pub mod machine;
 pub mod report;
 pub mod system;
 
 pub use isa_arm;
+pub use isa_x86;
 pub use kernel;
 pub use simcore;
 
@@ -56,6 +58,9 @@ pub enum Error {
     /// The ARM backend failed.
     #[error(transparent)]
     Arm(#[from] isa_arm::ArmError),
+    /// The x86 backend failed.
+    #[error("x86 backend: {0}")]
+    X86(String),
     /// A combination this build does not support.
     #[error("unsupported: {0}")]
     Unsupported(String),

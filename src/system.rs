@@ -13,8 +13,9 @@
 //! ```
 
 use crate::builtin;
+pub use crate::machine::RunExit;
+use crate::machine::{arch_facts, Machine};
 use crate::Error;
-use isa_arm::{ArmMachine, RunExit};
 use kernel::object::{Cap, VmRights};
 use kernel::preset::KernelPreset;
 use kernel::types::{EpId, Rights, TcbId, VSpaceId};
@@ -135,7 +136,7 @@ pub struct LoadedThread {
 #[derive(Debug)]
 pub struct System {
     config: SystemConfig,
-    machine: ArmMachine,
+    machine: Machine,
     threads: Vec<LoadedThread>,
 }
 
@@ -145,22 +146,20 @@ impl System {
     /// An empty system.
     pub fn new(config: SystemConfig) -> Result<System, Error> {
         let arch = config.arch.as_str();
-        if !matches!(arch, "armv7" | "armv6" | "armv5") {
+        let facts = arch_facts(arch, &config.profile)?;
+        if !config.profile.guest_arches().iter().any(|g| g == arch) {
             return Err(Error::Unsupported(format!(
-                "architecture `{arch}`: this build runs armv7, armv6 and armv5 guests (x86 arrives with the x86 backend)"
-            )));
-        }
-        if config.profile.arch != arch {
-            return Err(Error::Unsupported(format!(
-                "profile `{}` models an {} core; the {arch} guest programs need an {arch} profile",
-                config.profile.name, config.profile.arch
+                "profile `{}` models a {} core that does not run {arch} guests (it runs: {})",
+                config.profile.name,
+                config.profile.arch,
+                config.profile.guest_arches().join(", ")
             )));
         }
         let ram_size = config.ram_mib.clamp(4, 1024) << 20;
         let kcfg = KernelConfig {
-            abi: isa_arm::ABI,
-            geometry: isa_arm::GEOMETRY,
-            isa: "aarch32".into(),
+            abi: facts.abi,
+            geometry: facts.geometry,
+            isa: facts.isa.into(),
             arch: arch.into(),
             insn_bytes: 4,
             preset: config.preset.clone(),
@@ -168,11 +167,11 @@ impl System {
             ram_size,
             kernel_image_bytes: 1 << 20,
             fastpath: config.fastpath,
-            trap_entry: simcore::Primitive::ExceptionEntry,
-            trap_exit: simcore::Primitive::ExceptionReturn,
+            trap_entry: facts.trap.0,
+            trap_exit: facts.trap.1,
         };
         let kernel = Kernel::new(kcfg, CostModel::new(config.profile.clone()))?;
-        let machine = ArmMachine::new(kernel, &config.profile.unicorn_cpu, arch)?;
+        let machine = Machine::new(kernel, &config.profile.unicorn_cpu, arch)?;
         Ok(System { config, machine, threads: vec![] })
     }
 
@@ -190,7 +189,8 @@ impl System {
     /// (text executable, data not), sets its IPC buffer (symbol `ipc_buffer`), stack (`stack_top`),
     /// CSpace and priority, and makes it runnable.
     pub fn thread(&mut self, spec: ThreadSpec<'_>) -> Result<TcbId, Error> {
-        let limits = ElfLimits { user_range: (0x1000, isa_arm::GEOMETRY.user_top), ..ElfLimits::default() };
+        let facts = arch_facts(&self.config.arch, &self.config.profile)?;
+        let limits = ElfLimits { user_range: (0x1000, facts.geometry.user_top), ..ElfLimits::default() };
         let mut image =
             ElfImage::parse(spec.elf, &limits).map_err(|e| Error::Elf { name: spec.name.clone(), err: e })?;
         if image.machine != ElfMachine::Arm {
@@ -203,8 +203,10 @@ impl System {
             let s = image
                 .symbol(sym)
                 .ok_or_else(|| Error::Invalid(format!("{}: no symbol `{sym}` to patch", spec.name)))?;
-            let bytes = (*value as u32).to_le_bytes();
-            image.patch(s.value, &bytes).map_err(|e| Error::Elf { name: spec.name.clone(), err: e })?;
+            // A machine word (4 or 8 bytes, as the symbol's size says).
+            let n = if s.size == 8 { 8 } else { 4 };
+            let bytes = value.to_le_bytes();
+            image.patch(s.value, &bytes[..n]).map_err(|e| Error::Elf { name: spec.name.clone(), err: e })?;
         }
         let (k, ram) = self.machine.parts();
         let vs = k.create_vspace()?;
@@ -234,11 +236,14 @@ impl System {
         for (slot, cap) in &spec.caps {
             let c = match *cap {
                 CapSpec::Endpoint { ep, badge, rights } => Cap::Endpoint { ep, badge, rights },
-                CapSpec::OwnCNode => Cap::CNode { cnode, guard: 0, guard_bits: 32 - CNODE_RADIX },
+                CapSpec::OwnCNode => {
+                    Cap::CNode { cnode, guard: 0, guard_bits: (facts.abi.word_bytes * 8) as u8 - CNODE_RADIX }
+                }
             };
             k.set_cap(cnode, *slot, c)?;
         }
-        let root = Cap::CNode { cnode, guard: 0, guard_bits: 32 - CNODE_RADIX };
+        let word_bits = (facts.abi.word_bytes * 8) as u8;
+        let root = Cap::CNode { cnode, guard: 0, guard_bits: word_bits - CNODE_RADIX };
         let t = k.create_tcb(&spec.name, root, vs, spec.priority)?;
         if let Some(ipc) = image.symbol("ipc_buffer") {
             if ipc.value & 0xfff != 0 {
@@ -248,10 +253,10 @@ impl System {
         }
         k.set_fault_handler(t, spec.fault_handler)?;
         let ctx = k.context_mut(t).ok_or_else(|| Error::Invalid("thread vanished".into()))?;
-        ctx.set(isa_arm::ABI.pc, image.entry);
-        ctx.set(isa_arm::CPSR, isa_arm::USER_CPSR);
+        ctx.set(facts.abi.pc, image.entry);
+        ctx.set(facts.initial_flags.0, facts.initial_flags.1);
         if let Some(sp) = image.symbol("stack_top") {
-            ctx.set(isa_arm::ABI.sp, sp.value);
+            ctx.set(facts.abi.sp, sp.value);
         }
         k.resume(t)?;
         self.threads.push(LoadedThread { tcb: t, vspace: vs, image });
@@ -260,7 +265,7 @@ impl System {
 
     /// Runs until a thread halts, no thread can run, or `max_cycles` simulated cycles in total.
     pub fn run(&mut self, max_cycles: u64) -> Result<RunExit, Error> {
-        Ok(self.machine.run(max_cycles)?)
+        self.machine.run(max_cycles)
     }
 
     /// The kernel (ledger, events, threads).
@@ -285,7 +290,7 @@ impl System {
     }
 
     /// The counter reads the backend recorded: (thread, value, ledger snapshot) in time order.
-    pub fn counter_log(&self) -> &[isa_arm::CounterRead] {
+    pub fn counter_log(&self) -> &[isa_common::CounterRead] {
         self.machine.counter_log()
     }
 

@@ -2,10 +2,10 @@
 //! faults, bad memory accesses become VM faults, malformed images are rejected with a clear error.
 
 use l4sim::builtin;
-use l4sim::isa_arm::RunExit;
 use l4sim::kernel::object::{Fault, ThreadState};
 use l4sim::kernel::types::{MessageInfo, Rights, SysError};
 use l4sim::kernel::KernelEvent;
+use l4sim::system::RunExit;
 use l4sim::system::{CapSpec, System, SystemConfig, ThreadSpec};
 use l4sim::Error;
 

@@ -99,7 +99,7 @@ fn three_address_spaces_share_one_server_without_crosstalk() {
     .unwrap();
     let exit = sys.run(u64::MAX / 2).unwrap();
     // b has fewer rounds and finishes first.
-    assert_eq!(exit, l4sim::isa_arm::RunExit::Halted(b));
+    assert_eq!(exit, l4sim::system::RunExit::Halted(b));
     assert!(sys.kernel().events().is_empty(), "no faults: {:?}", sys.kernel().events());
     for t in [a, b] {
         assert_eq!(sys.read_words(t, "error_info", 1).unwrap()[0], 0);
