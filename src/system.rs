@@ -193,10 +193,15 @@ impl System {
         let limits = ElfLimits { user_range: (0x1000, facts.geometry.user_top), ..ElfLimits::default() };
         let mut image =
             ElfImage::parse(spec.elf, &limits).map_err(|e| Error::Elf { name: spec.name.clone(), err: e })?;
-        if image.machine != ElfMachine::Arm {
+        let want = match self.config.arch.as_str() {
+            "ia32" => ElfMachine::I386,
+            "x86_64" => ElfMachine::X86_64,
+            _ => ElfMachine::Arm,
+        };
+        if image.machine != want {
             return Err(Error::Unsupported(format!(
-                "{}: not an ARM executable ({:?})",
-                spec.name, image.machine
+                "{}: a {:?} executable, but the system runs {} guests",
+                spec.name, image.machine, self.config.arch
             )));
         }
         for (sym, value) in &spec.patches {
