@@ -331,16 +331,7 @@ impl ArmMachine {
     /// Reads `len` bytes of a thread's virtual memory (None if any page is unmapped).
     pub fn read_virt(&self, vs: VSpaceId, va: u64, len: usize) -> Option<Vec<u8>> {
         let st = self.uc.get_data();
-        let mut out = Vec::with_capacity(len);
-        let mut a = va;
-        while out.len() < len {
-            let tr = st.kernel.translate(vs, a)?;
-            let in_page = (4096 - (a & 0xfff)) as usize;
-            let n = in_page.min(len - out.len());
-            out.extend_from_slice(st.ram.read(tr.paddr, n)?);
-            a += n as u64;
-        }
-        Some(out)
+        isa_common::read_virt(&st.kernel, &st.ram, vs, va, len)
     }
 
     /// Runs until a thread halts, no thread is runnable, or `max_cycles` simulated cycles have

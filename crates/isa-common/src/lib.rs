@@ -12,6 +12,23 @@ pub mod block;
 pub mod ram;
 pub mod regs;
 
+use kernel::types::VSpaceId;
+use kernel::Kernel;
+
+/// Reads `len` bytes of an address space's memory through the kernel's page tables (None if any
+/// page is unmapped).
+pub fn read_virt(kernel: &Kernel, ram: &ram::Ram, vs: VSpaceId, va: u64, len: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
+    let mut a = va;
+    while out.len() < len {
+        let tr = kernel.translate(vs, a)?;
+        let n = ((4096 - (a & 0xfff)) as usize).min(len - out.len());
+        out.extend_from_slice(ram.read(tr.paddr, n)?);
+        a += n as u64;
+    }
+    Some(out)
+}
+
 use kernel::types::TcbId;
 use simcore::Breakdown;
 

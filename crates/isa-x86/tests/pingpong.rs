@@ -8,74 +8,7 @@ use kernel::{Kernel, KernelConfig};
 use simcore::elf::{ElfImage, ElfLimits};
 use simcore::{CostModel, PAddr, Primitive, Profile, VAddr};
 
-const PROFILE: &str = r#"
-name = "test-x86"
-machine = "test"
-arch = "x86"
-guest_arches = ["ia32", "x86_64"]
-unicorn_cpu = "haswell"
-mhz = { value = 3400.0, estimate = "test" }
-[pipeline]
-issue_width = { value = 4.0, estimate = "test" }
-branch_mispredict = { value = 16.0, estimate = "test" }
-load_use = { value = 4.0, estimate = "test" }
-[insn]
-alu = { value = 0.5, estimate = "test" }
-mul = { value = 1.0, estimate = "test" }
-load = { value = 1.0, estimate = "test" }
-store = { value = 1.0, estimate = "test" }
-branch = { value = 1.0, estimate = "test" }
-[l1i]
-size_bytes = { value = 32768.0, estimate = "test" }
-ways = { value = 8.0, estimate = "test" }
-line_bytes = { value = 64.0, estimate = "test" }
-[l1d]
-size_bytes = { value = 32768.0, estimate = "test" }
-ways = { value = 8.0, estimate = "test" }
-line_bytes = { value = 64.0, estimate = "test" }
-hit_cycles = { value = 0.0, estimate = "test" }
-[l2]
-size_bytes = { value = 262144.0, estimate = "test" }
-ways = { value = 8.0, estimate = "test" }
-line_bytes = { value = 64.0, estimate = "test" }
-hit_cycles = { value = 12.0, estimate = "test" }
-memory_cycles = { value = 36.0, estimate = "test" }
-[itlb]
-entries = { value = 64.0, estimate = "test" }
-ways = { value = 4.0, estimate = "test" }
-asid_tagged = false
-miss_cycles = { value = 7.0, estimate = "test" }
-[dtlb]
-entries = { value = 64.0, estimate = "test" }
-ways = { value = 4.0, estimate = "test" }
-asid_tagged = false
-miss_cycles = { value = 7.0, estimate = "test" }
-[main_tlb]
-entries = { value = 1024.0, estimate = "test" }
-ways = { value = 8.0, estimate = "test" }
-asid_tagged = false
-walk_cycles = { value = 20.0, estimate = "test" }
-[cache_flags]
-virtually_tagged = false
-[features]
-global_pages = true
-pcid = true
-nx = true
-sysenter = true
-syscall = true
-[primitives]
-int_entry = { value = 100.0, estimate = "test" }
-iret = { value = 80.0, estimate = "test" }
-sysenter = { value = 40.0, estimate = "test" }
-sysexit = { value = 40.0, estimate = "test" }
-syscall = { value = 30.0, estimate = "test" }
-sysret = { value = 30.0, estimate = "test" }
-cr3_write = { value = 100.0, estimate = "test" }
-invlpg = { value = 100.0, estimate = "test" }
-segment_load = { value = 5.0, estimate = "test" }
-swapgs = { value = 5.0, estimate = "test" }
-counter_read = { value = 20.0, estimate = "test" }
-"#;
+const PROFILE: &str = include_str!("../../../fixtures/test-profiles/stand-in-x86.toml");
 
 fn preset(isa: &str) -> KernelPreset {
     let mut s = String::from("name = \"test\"\ndescription = \"test\"\nversion = \"none\"\n");
