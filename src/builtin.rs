@@ -11,7 +11,7 @@ pub const PROFILES: &[(&str, &str)] = &[
 /// A built-in kernel preset: (name, TOML).
 pub const PRESETS: &[(&str, &str)] = &[("sel4", include_str!("../fixtures/presets/sel4.toml"))];
 
-/// A built-in guest program: (architecture, name, ELF bytes).
+/// A built-in guest program: (architecture or flavour directory, e.g. `ia32-int`, name, ELF bytes).
 pub const GUESTS: &[(&str, &str, &[u8])] = &[
     ("armv7", "pingpong-client", include_bytes!("../fixtures/guests/armv7/pingpong-client.elf")),
     ("armv7", "pingpong-server", include_bytes!("../fixtures/guests/armv7/pingpong-server.elf")),
@@ -33,6 +33,11 @@ pub const GUESTS: &[(&str, &str, &[u8])] = &[
     ("ia32", "fault-unmapped", include_bytes!("../fixtures/guests/ia32/fault-unmapped.elf")),
     ("ia32", "fault-kernel", include_bytes!("../fixtures/guests/ia32/fault-kernel.elf")),
     ("ia32", "errors-client", include_bytes!("../fixtures/guests/ia32/errors-client.elf")),
+    ("ia32-int", "pingpong-client", include_bytes!("../fixtures/guests/ia32-int/pingpong-client.elf")),
+    ("ia32-int", "pingpong-server", include_bytes!("../fixtures/guests/ia32-int/pingpong-server.elf")),
+    ("ia32-int", "fault-unmapped", include_bytes!("../fixtures/guests/ia32-int/fault-unmapped.elf")),
+    ("ia32-int", "fault-kernel", include_bytes!("../fixtures/guests/ia32-int/fault-kernel.elf")),
+    ("ia32-int", "errors-client", include_bytes!("../fixtures/guests/ia32-int/errors-client.elf")),
     ("x86_64", "pingpong-client", include_bytes!("../fixtures/guests/x86_64/pingpong-client.elf")),
     ("x86_64", "pingpong-server", include_bytes!("../fixtures/guests/x86_64/pingpong-server.elf")),
     ("x86_64", "fault-unmapped", include_bytes!("../fixtures/guests/x86_64/fault-unmapped.elf")),

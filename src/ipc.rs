@@ -119,11 +119,12 @@ pub fn run_pingpong(cfg: &IpcConfig, trace: bool) -> Result<PingPong, Error> {
                 "samples + warmup must be at most {MAX_ITERATIONS} (the guest's result buffer)"
             ))
         })?;
-    let arch = cfg.system.arch.clone();
-    let guest = |name: &str| {
-        builtin::guest(&arch, name).ok_or_else(|| Error::Unsupported(format!("no {name} guest for {arch}")))
-    };
     let mut sys = System::new(cfg.system.clone())?;
+    let arch = cfg.system.arch.clone();
+    let dir = sys.guest_entry().guest_dir(&arch);
+    let guest = |name: &str| {
+        builtin::guest(&dir, name).ok_or_else(|| Error::Unsupported(format!("no {name} guest for {dir}")))
+    };
     let ep = sys.endpoint()?;
     // The client is made runnable first and the server last: seL4 queues a resumed thread at the
     // head of its priority, so the server runs first and is waiting in Recv when the client calls.

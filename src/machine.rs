@@ -4,10 +4,11 @@
 use crate::Error;
 use isa_common::ram::Ram;
 use isa_common::CounterRead;
+use kernel::preset::KernelPreset;
 use kernel::types::{TcbId, VSpaceId};
 use kernel::vspace::VSpaceGeometry;
 use kernel::Kernel;
-use simcore::{Primitive, Profile, RegisterAbi};
+use simcore::{CostModel, Primitive, Profile, RegisterAbi};
 
 /// Why a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +42,7 @@ impl From<isa_x86::RunExit> for RunExit {
 }
 
 /// What the kernel needs to know about a guest architecture.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ArchFacts {
     /// Register roles.
     pub abi: RegisterAbi,
@@ -49,61 +50,79 @@ pub struct ArchFacts {
     pub geometry: VSpaceGeometry,
     /// ISA family whose paths the preset supplies.
     pub isa: &'static str,
-    /// Kernel entry and exit mechanism.
-    pub trap: (Primitive, Primitive),
+    /// Kernel entry and exit primitives, as the preset issues them on this CPU.
+    pub trap: (Vec<Primitive>, Vec<Primitive>),
+    /// How guests enter the kernel (which guest flavour runs).
+    pub entry: GuestEntry,
     /// The user-mode flags/status word a new thread starts with, and its context index.
     pub initial_flags: (usize, u64),
 }
 
-/// The facts of `arch` on a CPU described by `profile`.
-pub fn arch_facts(arch: &str, profile: &Profile) -> Result<ArchFacts, Error> {
-    Ok(match arch {
-        "armv7" | "armv6" | "armv5" => ArchFacts {
-            abi: isa_arm::ABI,
-            geometry: isa_arm::GEOMETRY,
-            isa: "aarch32",
-            trap: (Primitive::ExceptionEntry, Primitive::ExceptionReturn),
-            initial_flags: (isa_arm::CPSR, isa_arm::USER_CPSR),
-        },
+/// How guest programs enter the kernel: selects the built-in guest flavour and the backend's trap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestEntry {
+    /// ARM `svc`.
+    Svc,
+    /// x86 `sysenter`.
+    Sysenter,
+    /// x86-64 `syscall`.
+    Syscall,
+    /// x86 `int 0x80`.
+    Int,
+}
+
+impl GuestEntry {
+    /// The directory of built-in guests for `arch` with this entry (`ia32-int` for `int`).
+    pub fn guest_dir(self, arch: &str) -> String {
+        match self {
+            GuestEntry::Int => format!("{arch}-int"),
+            _ => arch.to_string(),
+        }
+    }
+}
+
+/// The facts of `arch` on a CPU described by `profile`, running the kernel `preset`.
+pub fn arch_facts(arch: &str, profile: &Profile, preset: &KernelPreset) -> Result<ArchFacts, Error> {
+    let (abi, geometry, isa, initial_flags) = match arch {
+        "armv7" | "armv6" | "armv5" => {
+            (isa_arm::ABI, isa_arm::GEOMETRY, "aarch32", (isa_arm::CPSR, isa_arm::USER_CPSR))
+        }
         "ia32" | "x86_64" => {
             let mode = isa_x86::X86Mode::for_arch(arch)
                 .ok_or_else(|| Error::Unsupported(format!("architecture `{arch}`")))?;
-            let trap = match mode {
-                isa_x86::X86Mode::X86_64 if profile.features.syscall => {
-                    (Primitive::Syscall, Primitive::Sysret)
-                }
-                isa_x86::X86Mode::X86_64 => {
-                    return Err(Error::Unsupported(format!("profile `{}` has no SYSCALL", profile.name)))
-                }
-                // seL4 on IA-32 enters with sysenter; a CPU without it would need `int`.
-                isa_x86::X86Mode::Ia32 if profile.features.sysenter => {
-                    (Primitive::Sysenter, Primitive::Sysexit)
-                }
-                isa_x86::X86Mode::Ia32 => (Primitive::IntEntry, Primitive::Iret),
-            };
             let abi = mode.abi();
-            ArchFacts {
-                abi,
-                geometry: mode.geometry(),
-                isa: arch_isa(arch),
-                trap,
-                initial_flags: (abi.flags, 0x202),
-            }
+            (abi, mode.geometry(), if arch == "ia32" { "ia32" } else { "x86_64" }, (abi.flags, 0x202))
         }
         other => {
             return Err(Error::Unsupported(format!(
                 "architecture `{other}` (known: armv7, armv6, armv5, ia32, x86_64)"
             )))
         }
-    })
-}
-
-fn arch_isa(arch: &str) -> &'static str {
-    if arch == "ia32" {
-        "ia32"
-    } else {
-        "x86_64"
+    };
+    // The preset says how its kernel is entered, in order of preference; the CPU's profile says
+    // which of those instructions exist (it prices exactly the primitives the CPU has).
+    let cost = CostModel::new(profile.clone());
+    let mech = preset.trap_for(isa, |p| cost.try_price_primitive(p).is_some())?;
+    let (entry_ps, exit_ps) = (mech.entry_primitives(), mech.exit_primitives());
+    let entry = match entry_ps.first() {
+        Some(Primitive::Sysenter) => GuestEntry::Sysenter,
+        Some(Primitive::Syscall) => GuestEntry::Syscall,
+        Some(Primitive::IntEntry) => GuestEntry::Int,
+        _ => GuestEntry::Svc,
+    };
+    let fits = match isa {
+        "aarch32" => entry == GuestEntry::Svc,
+        "ia32" => matches!(entry, GuestEntry::Sysenter | GuestEntry::Int),
+        _ => entry == GuestEntry::Syscall,
+    };
+    if !fits {
+        return Err(Error::Unsupported(format!(
+            "kernel preset `{}` enters the kernel on {isa} with {}, which l4sim's {arch} guests cannot use",
+            preset.name,
+            mech.entry.join("+")
+        )));
     }
+    Ok(ArchFacts { abi, geometry, isa, trap: (entry_ps, exit_ps), entry, initial_flags })
 }
 
 /// An emulated machine of some architecture.
@@ -116,12 +135,21 @@ pub enum Machine {
 }
 
 impl Machine {
-    /// A machine for `arch` around `kernel`, on the CPU model `cpu`.
-    pub fn new(kernel: Kernel, cpu: &str, arch: &str) -> Result<Machine, Error> {
+    /// A machine for `arch` around `kernel`, on the CPU model `cpu`, with guests entering the
+    /// kernel by `entry`.
+    pub fn new(kernel: Kernel, cpu: &str, arch: &str, entry: GuestEntry) -> Result<Machine, Error> {
         Ok(match isa_x86::X86Mode::for_arch(arch) {
-            Some(mode) => Machine::X86(
-                isa_x86::X86Machine::new(kernel, cpu, mode).map_err(|e| Error::X86(e.to_string()))?,
-            ),
+            Some(mode) => {
+                let entry = match entry {
+                    GuestEntry::Sysenter => isa_x86::SyscallEntry::Sysenter,
+                    GuestEntry::Syscall => isa_x86::SyscallEntry::Syscall,
+                    GuestEntry::Int | GuestEntry::Svc => isa_x86::SyscallEntry::Int(isa_x86::SYSCALL_VECTOR),
+                };
+                Machine::X86(
+                    isa_x86::X86Machine::new(kernel, cpu, mode, entry)
+                        .map_err(|e| Error::X86(e.to_string()))?,
+                )
+            }
             None => Machine::Arm(isa_arm::ArmMachine::new(kernel, cpu, arch)?),
         })
     }

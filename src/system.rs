@@ -14,7 +14,7 @@
 
 use crate::builtin;
 pub use crate::machine::RunExit;
-use crate::machine::{arch_facts, Machine};
+use crate::machine::{arch_facts, ArchFacts, GuestEntry, Machine};
 use crate::Error;
 use kernel::object::{Cap, VmRights};
 use kernel::preset::KernelPreset;
@@ -136,6 +136,7 @@ pub struct LoadedThread {
 #[derive(Debug)]
 pub struct System {
     config: SystemConfig,
+    facts: ArchFacts,
     machine: Machine,
     threads: Vec<LoadedThread>,
 }
@@ -146,7 +147,7 @@ impl System {
     /// An empty system.
     pub fn new(config: SystemConfig) -> Result<System, Error> {
         let arch = config.arch.as_str();
-        let facts = arch_facts(arch, &config.profile)?;
+        let facts = arch_facts(arch, &config.profile, &config.preset)?;
         if !config.profile.guest_arches().iter().any(|g| g == arch) {
             return Err(Error::Unsupported(format!(
                 "profile `{}` models a {} core that does not run {arch} guests (it runs: {})",
@@ -167,17 +168,41 @@ impl System {
             ram_size,
             kernel_image_bytes: 1 << 20,
             fastpath: config.fastpath,
-            trap_entry: facts.trap.0,
-            trap_exit: facts.trap.1,
+            trap_entry: facts.trap.0.clone(),
+            trap_exit: facts.trap.1.clone(),
         };
-        let kernel = Kernel::new(kcfg, CostModel::new(config.profile.clone()))?;
-        let machine = Machine::new(kernel, &config.profile.unicorn_cpu, arch)?;
-        Ok(System { config, machine, threads: vec![] })
+        let mut cost = CostModel::new(config.profile.clone());
+        if config.profile.family() == Some(simcore::Family::X86) {
+            // Global kernel entries and PCID-tagged user entries need the CPU feature and a
+            // kernel that uses it.
+            let f = &config.profile.features;
+            cost.set_global_pages(f.global_pages && config.preset.x86.global_kernel);
+            cost.set_tlb_tagged(f.pcid && config.preset.x86.pcid);
+        }
+        let kernel = Kernel::new(kcfg, cost)?;
+        let machine = Machine::new(kernel, &config.profile.unicorn_cpu, arch, facts.entry)?;
+        Ok(System { config, machine, threads: vec![], facts })
     }
 
     /// The configuration.
     pub fn config(&self) -> &SystemConfig {
         &self.config
+    }
+
+    /// How guests enter the kernel on this system (the preset's choice for this CPU).
+    pub fn guest_entry(&self) -> GuestEntry {
+        self.facts.entry
+    }
+
+    /// The kernel entry and exit primitives used on this system.
+    pub fn trap_primitives(&self) -> &(Vec<simcore::Primitive>, Vec<simcore::Primitive>) {
+        &self.facts.trap
+    }
+
+    /// A built-in guest program in the flavour this system's guests need (e.g. `ia32-int` when
+    /// the kernel is entered with `int`).
+    pub fn builtin_guest(&self, name: &str) -> Option<&'static [u8]> {
+        builtin::guest(&self.facts.entry.guest_dir(&self.config.arch), name)
     }
 
     /// Creates an endpoint.
@@ -189,7 +214,7 @@ impl System {
     /// (text executable, data not), sets its IPC buffer (symbol `ipc_buffer`), stack (`stack_top`),
     /// CSpace and priority, and makes it runnable.
     pub fn thread(&mut self, spec: ThreadSpec<'_>) -> Result<TcbId, Error> {
-        let facts = arch_facts(&self.config.arch, &self.config.profile)?;
+        let facts = &self.facts;
         let limits = ElfLimits { user_range: (0x1000, facts.geometry.user_top), ..ElfLimits::default() };
         let mut image =
             ElfImage::parse(spec.elf, &limits).map_err(|e| Error::Elf { name: spec.name.clone(), err: e })?;

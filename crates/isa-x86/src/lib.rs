@@ -66,6 +66,21 @@ impl X86Mode {
     }
 }
 
+/// How guests enter the kernel for a system call (the kernel preset's choice for the CPU).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallEntry {
+    /// `sysenter` (IA-32 seL4): the return point is EDX + 2, as libsel4 passes it.
+    Sysenter,
+    /// `syscall` (x86-64 seL4): the return point is the next instruction.
+    Syscall,
+    /// `int n` through an interrupt gate (original L4 on the 486 and Pentium): the CPU saves the
+    /// return point; `iret` resumes at the next instruction.
+    Int(u8),
+}
+
+/// The vector of the `int` system-call gate used by the `ia32-int` guests.
+pub const SYSCALL_VECTOR: u8 = 0x80;
+
 /// x86-64 context layout: words 0–15 = RAX, RBX, RCX, RDX, RSI, RDI, RBP, RSP, R8–R15;
 /// 16 = RIP; 17 = RFLAGS.
 const REGS_64: [RegisterX86; 18] = [
@@ -246,6 +261,9 @@ pub enum X86Error {
     /// Capstone could not be set up.
     #[error("instruction decoder: {0}")]
     Decoder(String),
+    /// A combination the backend does not support.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }
 
 /// Why a run ended.
@@ -262,6 +280,7 @@ pub enum RunExit {
 #[derive(Debug)]
 struct State {
     mode: X86Mode,
+    entry: SyscallEntry,
     kernel: Kernel,
     ram: Ram,
     decoder: Decoder,
@@ -301,8 +320,20 @@ impl State {
 }
 
 impl X86Machine {
-    /// Builds the machine around `kernel` on the CPU model `cpu`, for guests of `mode`.
-    pub fn new(kernel: Kernel, cpu: &str, mode: X86Mode) -> Result<X86Machine, X86Error> {
+    /// Builds the machine around `kernel` on the CPU model `cpu`, for guests of `mode` that enter
+    /// the kernel with `entry`.
+    pub fn new(
+        kernel: Kernel,
+        cpu: &str,
+        mode: X86Mode,
+        entry: SyscallEntry,
+    ) -> Result<X86Machine, X86Error> {
+        match (mode, entry) {
+            (X86Mode::Ia32, SyscallEntry::Syscall) | (X86Mode::X86_64, SyscallEntry::Sysenter) => {
+                return Err(X86Error::Unsupported(format!("{entry:?} system calls in {mode:?} mode")))
+            }
+            _ => {}
+        }
         let model = cpu_model(cpu).ok_or_else(|| X86Error::UnknownCpu(cpu.to_string()))?;
         let (base, size) = kernel.ram();
         if base.0 % (4 << 20) != 0 || size < BACKEND_BYTES {
@@ -313,6 +344,7 @@ impl X86Machine {
         let decoder = Decoder::new(mode).map_err(X86Error::Decoder)?;
         let state = State {
             mode,
+            entry,
             kernel,
             ram,
             decoder,
@@ -342,9 +374,11 @@ impl X86Machine {
         #[allow(unsafe_code)]
         unsafe { uc.mem_map_ptr(base.0, size, Prot::ALL, ptr.cast()) }.map_err(emu("mapping RAM"))?;
         write_gdt(&mut uc)?;
-        match mode {
-            X86Mode::X86_64 => uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, on_syscall),
-            X86Mode::Ia32 => uc.add_insn_sys_hook(X86Insn::SYSENTER, 1, 0, on_syscall),
+        match entry {
+            SyscallEntry::Syscall => uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, on_syscall).map(drop),
+            SyscallEntry::Sysenter => uc.add_insn_sys_hook(X86Insn::SYSENTER, 1, 0, on_syscall).map(drop),
+            // `int n` arrives at the interrupt hook.
+            SyscallEntry::Int(_) => Ok(()),
         }
         .map_err(emu("adding the system-call hook"))?;
         uc.add_intr_hook(on_interrupt).map_err(emu("adding the interrupt hook"))?;
@@ -732,12 +766,15 @@ fn on_syscall(uc: &mut Unicorn<'_, State>) {
     }
 }
 
-/// Exceptions: page faults, general-protection faults (the emulated RDTSC), everything else.
+/// Exceptions (page faults, general-protection faults, everything else) and `int n` system calls.
 fn on_interrupt(uc: &mut Unicorn<'_, State>, intno: u32) {
     let mode = uc.get_data().mode;
     let pc_reg = if mode == X86Mode::X86_64 { RegisterX86::RIP } else { RegisterX86::EIP };
     let pc = uc.reg_read(pc_reg).unwrap_or(0);
+    let entry = uc.get_data().entry;
     let event = match intno {
+        // `int n`: the PC is already the next instruction.
+        n if entry == SyscallEntry::Int(n as u8) && n < 256 => Event::Syscall,
         14 => {
             let addr = uc.reg_read(RegisterX86::CR2).unwrap_or(0);
             Event::VmFault { addr, instruction: addr == pc, write: false, fsr: 0 }

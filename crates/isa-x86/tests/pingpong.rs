@@ -1,6 +1,6 @@
 //! The x86 backend end to end, without the facade: the ping-pong guests on both x86 modes.
 
-use isa_x86::{RunExit, X86Machine, X86Mode};
+use isa_x86::{RunExit, SyscallEntry, X86Machine, X86Mode, SYSCALL_VECTOR};
 use kernel::object::{Cap, VmRights};
 use kernel::preset::{KernelPreset, StepId};
 use kernel::types::{Rights, TcbId, VSpaceId};
@@ -16,6 +16,7 @@ fn preset(isa: &str) -> KernelPreset {
         s.push_str(&format!("[code.{isa}.{}]\nalu = 3\nload = 1\nestimate = \"test\"\n", id.name()));
     }
     s.push_str(&format!("[vspace_switch]\n{isa} = [\"cr3_write\"]\n"));
+    s.push_str(&format!("[[trap.{isa}]]\nentry = [\"int_entry\"]\nexit = [\"iret\"]\nestimate = \"test\"\n"));
     KernelPreset::from_toml(&s, "test").unwrap()
 }
 
@@ -83,13 +84,18 @@ fn load(
     (t, vs, img)
 }
 
-fn machine(mode: X86Mode) -> X86Machine {
+/// The guest directory and kernel entry for each way of entering the kernel.
+fn flavour(mode: X86Mode, entry: SyscallEntry) -> (&'static str, Primitive, Primitive) {
+    match (mode, entry) {
+        (X86Mode::X86_64, _) => ("x86_64", Primitive::Syscall, Primitive::Sysret),
+        (X86Mode::Ia32, SyscallEntry::Int(_)) => ("ia32-int", Primitive::IntEntry, Primitive::Iret),
+        (X86Mode::Ia32, _) => ("ia32", Primitive::Sysenter, Primitive::Sysexit),
+    }
+}
+
+fn machine(mode: X86Mode, sys: SyscallEntry) -> X86Machine {
     let isa = if mode == X86Mode::X86_64 { "x86_64" } else { "ia32" };
-    let (entry, exit) = if mode == X86Mode::X86_64 {
-        (Primitive::Syscall, Primitive::Sysret)
-    } else {
-        (Primitive::Sysenter, Primitive::Sysexit)
-    };
+    let (_, entry, exit) = flavour(mode, sys);
     let cfg = KernelConfig {
         abi: mode.abi(),
         geometry: mode.geometry(),
@@ -101,16 +107,16 @@ fn machine(mode: X86Mode) -> X86Machine {
         ram_size: 64 << 20,
         kernel_image_bytes: 1 << 20,
         fastpath: true,
-        trap_entry: entry,
-        trap_exit: exit,
+        trap_entry: vec![entry],
+        trap_exit: vec![exit],
     };
     let k = Kernel::new(cfg, CostModel::new(Profile::from_toml(PROFILE, "test").unwrap())).unwrap();
-    X86Machine::new(k, "haswell", mode).unwrap()
+    X86Machine::new(k, "haswell", mode, sys).unwrap()
 }
 
-fn pingpong(mode: X86Mode) {
-    let arch = if mode == X86Mode::X86_64 { "x86_64" } else { "ia32" };
-    let mut m = machine(mode);
+fn pingpong(mode: X86Mode, sys: SyscallEntry) {
+    let (arch, ..) = flavour(mode, sys);
+    let mut m = machine(mode, sys);
     let ep = m.parts().0.create_endpoint().unwrap();
     let client_rights = Rights { read: false, write: true, grant: false, grant_reply: true };
     let (c, cvs, cimg) = load(
@@ -148,17 +154,44 @@ fn pingpong(mode: X86Mode) {
 
 #[test]
 fn the_pingpong_runs_in_64_bit_long_mode() {
-    pingpong(X86Mode::X86_64);
+    pingpong(X86Mode::X86_64, SyscallEntry::Syscall);
 }
 
 #[test]
 fn the_pingpong_runs_in_32_bit_protected_mode() {
-    pingpong(X86Mode::Ia32);
+    pingpong(X86Mode::Ia32, SyscallEntry::Sysenter);
 }
 
-fn errors(mode: X86Mode) {
-    let arch = if mode == X86Mode::X86_64 { "x86_64" } else { "ia32" };
-    let mut m = machine(mode);
+#[test]
+fn the_pingpong_runs_in_32_bit_protected_mode_through_an_int_gate() {
+    pingpong(X86Mode::Ia32, SyscallEntry::Int(SYSCALL_VECTOR));
+}
+
+#[test]
+fn a_mode_and_entry_that_do_not_fit_are_refused() {
+    let isa = "ia32";
+    let cfg = KernelConfig {
+        abi: X86Mode::Ia32.abi(),
+        geometry: X86Mode::Ia32.geometry(),
+        isa: isa.into(),
+        arch: isa.into(),
+        insn_bytes: 4,
+        preset: preset(isa),
+        ram_base: PAddr(0x1000_0000),
+        ram_size: 64 << 20,
+        kernel_image_bytes: 1 << 20,
+        fastpath: true,
+        trap_entry: vec![Primitive::IntEntry],
+        trap_exit: vec![Primitive::Iret],
+    };
+    let k = Kernel::new(cfg, CostModel::new(Profile::from_toml(PROFILE, "test").unwrap())).unwrap();
+    let err = X86Machine::new(k, "haswell", X86Mode::Ia32, SyscallEntry::Syscall).unwrap_err();
+    assert!(err.to_string().contains("unsupported"), "{err}");
+}
+
+fn errors(mode: X86Mode, sys: SyscallEntry) {
+    let (arch, ..) = flavour(mode, sys);
+    let mut m = machine(mode, sys);
     let ep = m.parts().0.create_endpoint().unwrap();
     let (t, vs, img) = load(
         &mut m,
@@ -177,10 +210,11 @@ fn errors(mode: X86Mode) {
 
 #[test]
 fn a_call_without_the_write_right_gets_sel4s_error_in_64_bit_mode() {
-    errors(X86Mode::X86_64);
+    errors(X86Mode::X86_64, SyscallEntry::Syscall);
 }
 
 #[test]
 fn a_call_without_the_write_right_gets_sel4s_error_in_32_bit_mode() {
-    errors(X86Mode::Ia32);
+    errors(X86Mode::Ia32, SyscallEntry::Sysenter);
+    errors(X86Mode::Ia32, SyscallEntry::Int(SYSCALL_VECTOR));
 }

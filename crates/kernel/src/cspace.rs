@@ -1,6 +1,6 @@
 //! CSpace addressing: seL4's guarded, multi-level capability lookup (`resolveAddressBits`).
 
-use crate::object::{layout, CNode, Cap};
+use crate::object::{CNode, Cap};
 use crate::types::{CNodeId, CPtr};
 use simcore::PAddr;
 
@@ -129,7 +129,7 @@ pub fn resolve(
         let index = ((cptr.0 >> (n_bits - level_bits)) & mask(radix)) as usize;
         let slot = SlotRef { cnode, index };
         let cap = node.slots.get(index).copied().unwrap_or(Cap::Null);
-        touched.push(node.paddr.offset(index as u64 * layout::SLOT_BYTES));
+        touched.push(node.paddr.offset(index as u64 * node.slot_bytes));
         if n_bits == level_bits {
             return Ok(Lookup { slot, cap, levels });
         }
@@ -147,7 +147,7 @@ mod tests {
     use crate::types::{EpId, Rights};
 
     fn cnode(radix: u8) -> CNode {
-        CNode { paddr: PAddr(0x1000), radix_bits: radix, slots: vec![Cap::Null; 1 << radix] }
+        CNode { paddr: PAddr(0x1000), slot_bytes: 16, radix_bits: radix, slots: vec![Cap::Null; 1 << radix] }
     }
 
     fn ep(n: u32) -> Cap {

@@ -22,9 +22,9 @@ impl Kernel {
     }
 
     fn touch_slots(&mut self, t: TcbId, l: &cspace::Lookup) {
-        self.touch_tcb(t, layout::TCB_SLOTS + layout::SLOT_CTABLE * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.touch_tcb(t, self.layout.tcb_slot(layout::SLOT_CTABLE), self.layout.cte_bytes);
         if let Some(pa) = self.cnodes.get(l.slot.cnode.0 as usize).map(|c| c.paddr) {
-            self.touch(pa.offset(l.slot.index as u64 * layout::SLOT_BYTES), layout::SLOT_BYTES);
+            self.touch(pa.offset(l.slot.index as u64 * self.layout.cte_bytes), self.layout.cte_bytes);
         }
     }
 
@@ -61,21 +61,21 @@ impl Kernel {
         self.charge_step(StepId::FastpathCall, Category::KernelPath);
         self.touch_slots(cur, &l);
         let ep_pa = self.endpoints[ep.0 as usize].paddr;
-        self.touch(ep_pa, layout::EP_BYTES);
-        self.touch_tcb(dest, layout::TCB_QUEUE, 16);
-        self.touch_tcb(dest, layout::TCB_SLOTS + layout::SLOT_VTABLE * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.touch(ep_pa, self.layout.ep_bytes);
+        self.touch_tcb(dest, self.layout.tcb_queue, 16);
+        self.touch_tcb(dest, self.layout.tcb_slot(layout::SLOT_VTABLE), self.layout.cte_bytes);
         let e = &mut self.endpoints[ep.0 as usize];
         e.queue.pop_front();
         if e.queue.is_empty() {
             e.state = EpState::Idle;
         }
-        self.touch_tcb(cur, layout::TCB_STATE, 8);
+        self.touch_tcb(cur, self.layout.tcb_state, 8);
         self.tcbs[cur.0 as usize].state = ThreadState::BlockedOnReply;
-        self.touch_tcb(cur, layout::TCB_SLOTS + layout::SLOT_REPLY * layout::CTE_BYTES, layout::CTE_BYTES);
-        self.touch_tcb(dest, layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.touch_tcb(cur, self.layout.tcb_slot(layout::SLOT_REPLY), self.layout.cte_bytes);
+        self.touch_tcb(dest, self.layout.tcb_slot(layout::SLOT_CALLER), self.layout.cte_bytes);
         self.tcbs[dest.0 as usize].caller = Cap::Reply { tcb: cur, master: false, can_grant: rights.grant };
         self.fastpath_copy_mrs(cur, dest, info.length);
-        self.touch_tcb(dest, layout::TCB_STATE, 8);
+        self.touch_tcb(dest, self.layout.tcb_state, 8);
         self.tcbs[dest.0 as usize].state = ThreadState::Running;
         let out = MessageInfo { caps_unwrapped: 0, ..info };
         self.set_reg(dest, self.abi.cap_or_badge, badge);
@@ -117,27 +117,23 @@ impl Kernel {
         self.charge_step(StepId::FastpathReplyRecv, Category::KernelPath);
         self.touch_slots(cur, &l);
         let ep_pa = self.endpoints[ep.0 as usize].paddr;
-        self.touch(ep_pa, layout::EP_BYTES);
+        self.touch(ep_pa, self.layout.ep_bytes);
         // The current thread waits on the endpoint (appended at the tail).
-        self.touch_tcb(cur, layout::TCB_STATE, 8);
+        self.touch_tcb(cur, self.layout.tcb_state, 8);
         self.tcbs[cur.0 as usize].state = ThreadState::BlockedOnReceive { ep };
-        self.touch_tcb(cur, layout::TCB_QUEUE, 16);
+        self.touch_tcb(cur, self.layout.tcb_queue, 16);
         if let Some(&tail) = self.endpoints[ep.0 as usize].queue.back() {
-            self.touch_tcb(tail, layout::TCB_QUEUE, 8);
+            self.touch_tcb(tail, self.layout.tcb_queue, 8);
         }
         let e = &mut self.endpoints[ep.0 as usize];
         e.queue.push_back(cur);
         e.state = EpState::Recv;
         // The one-shot reply capability is consumed.
-        self.touch_tcb(cur, layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.touch_tcb(cur, self.layout.tcb_slot(layout::SLOT_CALLER), self.layout.cte_bytes);
         self.tcbs[cur.0 as usize].caller = Cap::Null;
-        self.touch_tcb(
-            caller,
-            layout::TCB_SLOTS + layout::SLOT_VTABLE * layout::CTE_BYTES,
-            layout::CTE_BYTES,
-        );
+        self.touch_tcb(caller, self.layout.tcb_slot(layout::SLOT_VTABLE), self.layout.cte_bytes);
         self.fastpath_copy_mrs(cur, caller, info.length);
-        self.touch_tcb(caller, layout::TCB_STATE, 8);
+        self.touch_tcb(caller, self.layout.tcb_state, 8);
         self.tcbs[caller.0 as usize].state = ThreadState::Running;
         let out = MessageInfo { caps_unwrapped: 0, ..info };
         self.set_reg(caller, self.abi.cap_or_badge, 0);
@@ -155,6 +151,6 @@ impl Kernel {
             self.set_reg(to, r, v);
         }
         self.charge_step_n(StepId::CopyMr, Category::KernelPath, n as u32);
-        self.touch_tcb(to, layout::TCB_REGS, (n as u64 + 2) * u64::from(self.abi.word_bytes));
+        self.touch_tcb(to, self.layout.tcb_regs, (n as u64 + 2) * u64::from(self.abi.word_bytes));
     }
 }

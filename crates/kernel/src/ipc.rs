@@ -29,7 +29,7 @@ pub(crate) struct SendArgs {
 
 impl Kernel {
     pub(crate) fn set_state(&mut self, t: TcbId, s: ThreadState) {
-        self.touch_tcb(t, layout::TCB_STATE, 8);
+        self.touch_tcb(t, self.layout.tcb_state, 8);
         self.tcbs[t.0 as usize].state = s;
         // scheduleTCB: the running thread stopped being runnable.
         if Some(t) == self.current
@@ -72,14 +72,14 @@ impl Kernel {
     /// touching each slot read.
     pub(crate) fn lookup_cap(&mut self, t: TcbId, cptr: u64) -> Result<cspace::Lookup, LookupFault> {
         let root = self.tcbs[t.0 as usize].cspace_root;
-        self.touch_tcb(t, layout::TCB_SLOTS + layout::SLOT_CTABLE * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.touch_tcb(t, self.layout.tcb_slot(layout::SLOT_CTABLE), self.layout.cte_bytes);
         let mut touched = Vec::new();
         let depth = self.abi.word_bytes * 8;
         let r = cspace::resolve(&self.cnodes, root, CPtr(cptr), depth, &mut touched);
         let levels = touched.len().max(1) as u32;
         self.charge_step_n(StepId::LookupLevel, Category::KernelPath, levels);
         for pa in touched {
-            self.touch(pa, layout::SLOT_BYTES);
+            self.touch(pa, self.layout.cte_bytes);
         }
         r
     }
@@ -88,7 +88,7 @@ impl Kernel {
     pub(crate) fn send_ipc(&mut self, thread: TcbId, ep: EpId, a: SendArgs, mem: &mut dyn PhysMem) {
         self.charge_step(StepId::SendIpc, Category::KernelPath);
         let ep_pa = self.endpoints[ep.0 as usize].paddr;
-        self.touch(ep_pa, layout::EP_BYTES);
+        self.touch(ep_pa, self.layout.ep_bytes);
         match self.endpoints[ep.0 as usize].state {
             EpState::Idle | EpState::Send => {
                 if a.blocking {
@@ -125,7 +125,7 @@ impl Kernel {
     pub(crate) fn receive_ipc(&mut self, thread: TcbId, ep: EpId, blocking: bool, mem: &mut dyn PhysMem) {
         self.charge_step(StepId::ReceiveIpc, Category::KernelPath);
         let ep_pa = self.endpoints[ep.0 as usize].paddr;
-        self.touch(ep_pa, layout::EP_BYTES);
+        self.touch(ep_pa, self.layout.ep_bytes);
         match self.endpoints[ep.0 as usize].state {
             EpState::Idle | EpState::Recv => {
                 if blocking {
@@ -161,12 +161,12 @@ impl Kernel {
 
     fn ep_append(&mut self, ep: EpId, t: TcbId, state: EpState) {
         self.charge_step(StepId::TcbQueueOp, Category::KernelPath);
-        self.touch_tcb(t, layout::TCB_QUEUE, 8);
+        self.touch_tcb(t, self.layout.tcb_queue, 8);
         let e = &mut self.endpoints[ep.0 as usize];
         if let Some(&tail) = e.queue.back() {
             e.queue.push_back(t);
             e.state = state;
-            self.touch_tcb(tail, layout::TCB_QUEUE, 8);
+            self.touch_tcb(tail, self.layout.tcb_queue, 8);
         } else {
             e.queue.push_back(t);
             e.state = state;
@@ -180,7 +180,7 @@ impl Kernel {
         if e.queue.is_empty() {
             e.state = EpState::Idle;
         }
-        self.touch_tcb(t, layout::TCB_QUEUE, 8);
+        self.touch_tcb(t, self.layout.tcb_queue, 8);
         Some(t)
     }
 
@@ -202,18 +202,14 @@ impl Kernel {
         self.charge_step(StepId::SetupCallerCap, Category::KernelPath);
         self.set_state(sender, ThreadState::BlockedOnReply);
         // The master reply cap in the sender's TCB and the receiver's caller slot (cteInsert).
-        self.touch_tcb(sender, layout::TCB_SLOTS + layout::SLOT_REPLY * layout::CTE_BYTES, layout::CTE_BYTES);
-        self.touch_tcb(
-            receiver,
-            layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES,
-            layout::CTE_BYTES,
-        );
+        self.touch_tcb(sender, self.layout.tcb_slot(layout::SLOT_REPLY), self.layout.cte_bytes);
+        self.touch_tcb(receiver, self.layout.tcb_slot(layout::SLOT_CALLER), self.layout.cte_bytes);
         self.tcbs[receiver.0 as usize].caller = Cap::Reply { tcb: sender, master: false, can_grant };
     }
 
     /// deleteCallerCap: drop a stale reply capability before receiving.
     pub(crate) fn delete_caller_cap(&mut self, t: TcbId) {
-        self.touch_tcb(t, layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.touch_tcb(t, self.layout.tcb_slot(layout::SLOT_CALLER), self.layout.cte_bytes);
         self.tcbs[t.0 as usize].caller = Cap::Null;
     }
 
@@ -250,7 +246,7 @@ impl Kernel {
             }
         }
         self.set_reg(receiver, self.abi.cap_or_badge, badge);
-        self.touch_tcb(receiver, layout::TCB_REGS, 2 * u64::from(self.abi.word_bytes));
+        self.touch_tcb(receiver, self.layout.tcb_regs, 2 * u64::from(self.abi.word_bytes));
     }
 
     /// copyMRs: register message registers, then IPC buffer to IPC buffer if both exist.
@@ -335,7 +331,7 @@ impl Kernel {
     pub(crate) fn handle_fault(&mut self, t: TcbId, fault: Fault, mem: &mut dyn PhysMem) {
         self.charge_step(StepId::HandleFault, Category::KernelPath);
         self.stats.faults += 1;
-        self.touch_tcb(t, layout::TCB_FAULT, 8);
+        self.touch_tcb(t, self.layout.tcb_fault, 8);
         self.tcbs[t.0 as usize].fault = Some(fault);
         let handler = self.tcbs[t.0 as usize].fault_handler;
         let at = self.cost.now();

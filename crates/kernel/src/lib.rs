@@ -28,7 +28,7 @@ pub mod types;
 pub mod vspace;
 
 use object::{
-    layout, CNode, Cap, Endpoint, EpState, Fault, Frame, Mapping, Tcb, ThreadState, VSpace, VmRights,
+    CNode, Cap, Endpoint, EpState, Fault, Frame, Mapping, ObjectLayout, Tcb, ThreadState, VSpace, VmRights,
 };
 use preset::{KernelPreset, PresetError, StepId};
 use simcore::{Asid, Category, CostModel, Cycles, PAddr, Primitive, RegisterAbi, UserContext, VAddr};
@@ -63,9 +63,9 @@ pub struct KernelConfig {
     pub fastpath: bool,
     /// The hardware mechanism that enters the kernel on a system call (ARM: exception entry;
     /// x86: `int`, `sysenter` or `syscall`, as the kernel preset and the CPU allow).
-    pub trap_entry: Primitive,
+    pub trap_entry: Vec<Primitive>,
     /// The mechanism that returns to user mode.
-    pub trap_exit: Primitive,
+    pub trap_exit: Vec<Primitive>,
 }
 
 /// Errors of system construction (not of guest behaviour, which never errors the host).
@@ -177,8 +177,9 @@ pub struct Kernel {
     geo: VSpaceGeometry,
     switch_seq: Vec<Primitive>,
     switch_seq_slowpath: Vec<Primitive>,
-    trap_entry: Primitive,
-    trap_exit: Primitive,
+    trap_entry: Vec<Primitive>,
+    trap_exit: Vec<Primitive>,
+    pub(crate) layout: ObjectLayout,
     /// Per step: its instruction mix priced by the profile (fractional cycles), computed once.
     step_price: Vec<f64>,
     text: Vec<(PAddr, u64)>,
@@ -212,7 +213,7 @@ impl Kernel {
         let switch_seq_slowpath = cfg.preset.slowpath_switch_sequence(&cfg.arch)?;
         // Every primitive this kernel will charge must be priced by the profile: a missing one is a
         // configuration error, never a silent zero.
-        for p in switch_seq.iter().chain(&switch_seq_slowpath).chain([&cfg.trap_entry, &cfg.trap_exit]) {
+        for p in switch_seq.iter().chain(&switch_seq_slowpath).chain(&cfg.trap_entry).chain(&cfg.trap_exit) {
             if cost.try_price_primitive(*p).is_none() {
                 return Err(KernelError::Invalid(format!(
                     "profile `{}` does not price `{}`, which the {} kernel uses on {}",
@@ -246,8 +247,9 @@ impl Kernel {
             geo: cfg.geometry,
             switch_seq,
             switch_seq_slowpath,
-            trap_entry: cfg.trap_entry,
-            trap_exit: cfg.trap_exit,
+            layout: ObjectLayout::for_word_bytes(cfg.abi.word_bytes),
+            trap_entry: cfg.trap_entry.clone(),
+            trap_exit: cfg.trap_exit.clone(),
             text,
             ram_base: cfg.ram_base,
             ram_size: cfg.ram_size,
@@ -283,7 +285,7 @@ impl Kernel {
 
     /// Creates an endpoint.
     pub fn create_endpoint(&mut self) -> Result<EpId, KernelError> {
-        let paddr = self.alloc_phys(layout::EP_BYTES, layout::EP_BYTES)?;
+        let paddr = self.alloc_phys(self.layout.ep_bytes, self.layout.ep_bytes)?;
         self.endpoints.push(Endpoint { paddr, state: EpState::Idle, queue: Default::default() });
         Ok(EpId((self.endpoints.len() - 1) as u32))
     }
@@ -293,9 +295,14 @@ impl Kernel {
         if radix_bits == 0 || radix_bits > 16 {
             return Err(KernelError::Invalid(format!("CNode radix {radix_bits} not in 1..=16")));
         }
-        let bytes = (1u64 << radix_bits) * layout::SLOT_BYTES;
+        let bytes = (1u64 << radix_bits) * self.layout.cte_bytes;
         let paddr = self.alloc_phys(bytes, bytes)?;
-        self.cnodes.push(CNode { paddr, radix_bits, slots: vec![Cap::Null; 1usize << radix_bits] });
+        self.cnodes.push(CNode {
+            paddr,
+            slot_bytes: self.layout.cte_bytes,
+            radix_bits,
+            slots: vec![Cap::Null; 1usize << radix_bits],
+        });
         Ok(CNodeId((self.cnodes.len() - 1) as u32))
     }
 
@@ -388,7 +395,7 @@ impl Kernel {
         if vspace.0 as usize >= self.vspaces.len() {
             return Err(KernelError::Invalid("no such vspace".into()));
         }
-        let paddr = self.alloc_phys(layout::TCB_BYTES, layout::TCB_BYTES)?;
+        let paddr = self.alloc_phys(self.layout.tcb_bytes, self.layout.tcb_bytes)?;
         self.tcbs.push(Tcb {
             paddr,
             name: name.to_string(),

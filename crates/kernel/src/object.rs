@@ -10,13 +10,7 @@ use std::collections::VecDeque;
 /// Offsets of the fields the kernel's paths touch inside objects, modelled on seL4's aarch32
 /// layout (a 512-byte TCB block whose first half holds the TCB's CNode slots).
 pub mod layout {
-    /// Size of a TCB block (seL4_TCBBits = 9 on aarch32).
-    pub const TCB_BYTES: u64 = 512;
-    /// The TCB's capability slots (CTable, VTable, Reply, Caller, IPC buffer), 16 bytes each.
-    pub const TCB_SLOTS: u64 = 0;
-    /// Bytes per capability table entry (two-word cap + two-word MDB node).
-    pub const CTE_BYTES: u64 = 16;
-    /// Slot index of the CSpace root.
+    /// Slot index of the CSpace root in a TCB's CNode.
     pub const SLOT_CTABLE: u64 = 0;
     /// Slot index of the VSpace root.
     pub const SLOT_VTABLE: u64 = 1;
@@ -24,18 +18,67 @@ pub mod layout {
     pub const SLOT_REPLY: u64 = 2;
     /// Slot index of the caller (reply) cap.
     pub const SLOT_CALLER: u64 = 3;
+}
+
+/// Where the fields the IPC paths touch lie in seL4's kernel objects, for one word size. Only the
+/// cache lines matter to the model, so the offsets follow seL4's structure order (a TCB block whose
+/// first half is the TCB's CNode, then `tcb_t`: the saved registers, thread state, queue links,
+/// fault words) with sizes in words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectLayout {
+    /// Size of a TCB block (seL4_TCBBits: 9 on 32-bit, 11 on x86-64 with its FPU state).
+    pub tcb_bytes: u64,
+    /// Bytes per capability table entry (two-word cap + two-word MDB node).
+    pub cte_bytes: u64,
     /// The saved user registers (the `tcb_t` proper starts at half the block).
-    pub const TCB_REGS: u64 = 256;
+    pub tcb_regs: u64,
     /// Thread state word(s), after the register file.
-    pub const TCB_STATE: u64 = 256 + 0x50;
+    pub tcb_state: u64,
     /// Endpoint/scheduler queue links and priority.
-    pub const TCB_QUEUE: u64 = 256 + 0x60;
+    pub tcb_queue: u64,
     /// Fault word(s) and fault handler.
-    pub const TCB_FAULT: u64 = 256 + 0x70;
-    /// Size of an endpoint object (seL4_EndpointBits = 4).
-    pub const EP_BYTES: u64 = 16;
-    /// Size of one CNode slot.
-    pub const SLOT_BYTES: u64 = 16;
+    pub tcb_fault: u64,
+    /// Size of an endpoint object (seL4_EndpointBits = 4: two words on 32-bit, 16 bytes on x86-64).
+    pub ep_bytes: u64,
+}
+
+impl ObjectLayout {
+    /// 32-bit seL4 (aarch32, IA-32): 4-byte words, 512-byte TCB blocks, 16-byte CTEs.
+    pub const WORD32: ObjectLayout = ObjectLayout {
+        tcb_bytes: 512,
+        cte_bytes: 16,
+        tcb_regs: 256,
+        tcb_state: 256 + 0x50,
+        tcb_queue: 256 + 0x60,
+        tcb_fault: 256 + 0x70,
+        ep_bytes: 16,
+    };
+
+    /// 64-bit seL4 (x86-64): 8-byte words, 2 KiB TCB blocks (seL4_TCBBits = 11), 32-byte CTEs; the
+    /// `tcb_t` fields after a register file of twice the size.
+    pub const WORD64: ObjectLayout = ObjectLayout {
+        tcb_bytes: 2048,
+        cte_bytes: 32,
+        tcb_regs: 1024,
+        tcb_state: 1024 + 0xa0,
+        tcb_queue: 1024 + 0xc0,
+        tcb_fault: 1024 + 0xe0,
+        ep_bytes: 16,
+    };
+
+    /// The layout for a machine word of `bytes` bytes.
+    pub fn for_word_bytes(bytes: u32) -> ObjectLayout {
+        if bytes == 8 {
+            ObjectLayout::WORD64
+        } else {
+            ObjectLayout::WORD32
+        }
+    }
+
+    /// Offset of the TCB CNode's slot `index` in the TCB block.
+    pub fn tcb_slot(&self, index: u64) -> u64 {
+        index * self.cte_bytes
+    }
 }
 
 /// A capability: a typed, rights-bearing reference to a kernel object.
@@ -249,6 +292,8 @@ pub struct Endpoint {
 pub struct CNode {
     /// Simulated physical address.
     pub paddr: PAddr,
+    /// Bytes per slot.
+    pub slot_bytes: u64,
     /// log2 of the slot count.
     pub radix_bits: u8,
     /// The slots.

@@ -269,6 +269,50 @@ impl CodePaths {
     }
 }
 
+/// One way the kernel is entered for a system call and left again: the primitives, in order.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrapMechanism {
+    /// Primitives of kernel entry (e.g. `["syscall", "swapgs"]`).
+    pub entry: Vec<String>,
+    /// Primitives of the return to user mode (e.g. `["swapgs", "sysret"]`).
+    pub exit: Vec<String>,
+    /// Where the kernel's use of them was read.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Why it is an assumption rather than read.
+    #[serde(default)]
+    pub estimate: Option<String>,
+}
+
+impl TrapMechanism {
+    /// The entry primitives.
+    pub fn entry_primitives(&self) -> Vec<Primitive> {
+        self.entry.iter().filter_map(|n| primitive_from_name(n)).collect()
+    }
+
+    /// The exit primitives.
+    pub fn exit_primitives(&self) -> Vec<Primitive> {
+        self.exit.iter().filter_map(|n| primitive_from_name(n)).collect()
+    }
+}
+
+/// How the kernel uses x86 translation features (software facts; the CPU must also have them).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct X86Paging {
+    /// The kernel window is mapped with global pages (PGE), so it survives a CR3 write.
+    pub global_kernel: bool,
+    /// The kernel tags address spaces with PCIDs, so a CR3 write keeps user TLB entries.
+    pub pcid: bool,
+    /// Where this was read.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Why it is an assumption.
+    #[serde(default)]
+    pub estimate: Option<String>,
+}
+
 /// A kernel preset.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -287,6 +331,12 @@ pub struct KernelPreset {
     /// The slowpath's sequence, for architectures where its code differs from the fastpath's.
     #[serde(default)]
     pub vspace_switch_slowpath: BTreeMap<String, Vec<String>>,
+    /// Kernel entry/exit per ISA family, alternatives in order of preference: the first one
+    /// whose primitives the CPU has is used.
+    pub trap: BTreeMap<String, Vec<TrapMechanism>>,
+    /// x86 only: global kernel mappings and PCIDs.
+    #[serde(default)]
+    pub x86: X86Paging,
 }
 
 /// Why a preset could not be loaded or used.
@@ -339,6 +389,28 @@ impl KernelPreset {
                 }
             }
         }
+        let invalid = |msg: String| PresetError::Invalid { path: origin.into(), msg };
+        for isa in p.code.keys() {
+            if p.trap.get(isa).is_none_or(|t| t.is_empty()) {
+                return Err(invalid(format!("trap.{isa}: missing (how the kernel is entered on {isa})")));
+            }
+        }
+        for (isa, ts) in &p.trap {
+            for t in ts {
+                if t.source.is_some() == t.estimate.is_some() {
+                    return Err(invalid(format!("trap.{isa}: give exactly one of `source` or `estimate`")));
+                }
+                if t.entry.is_empty() || t.exit.is_empty() {
+                    return Err(invalid(format!("trap.{isa}: entry and exit need at least one primitive")));
+                }
+                if let Some(n) = t.entry.iter().chain(&t.exit).find(|n| primitive_from_name(n).is_none()) {
+                    return Err(invalid(format!("trap.{isa}: unknown primitive `{n}`")));
+                }
+            }
+        }
+        if p.x86.source.is_some() && p.x86.estimate.is_some() {
+            return Err(invalid("x86: give at most one of `source` or `estimate`".into()));
+        }
         for (arch, seq) in p.vspace_switch.iter().chain(p.vspace_switch_slowpath.iter()) {
             for n in seq {
                 if primitive_from_name(n).is_none() {
@@ -382,6 +454,28 @@ impl KernelPreset {
             Some(seq) => Ok(seq.iter().filter_map(|n| primitive_from_name(n)).collect()),
             None => self.switch_sequence(arch),
         }
+    }
+
+    /// The kernel entry/exit for `isa` on a CPU that has the primitives `has` accepts: the first
+    /// of the preset's alternatives that the CPU supports.
+    pub fn trap_for(
+        &self,
+        isa: &str,
+        has: impl Fn(Primitive) -> bool,
+    ) -> Result<&TrapMechanism, PresetError> {
+        let alts = self.trap.get(isa).ok_or_else(|| PresetError::Unsupported {
+            preset: self.name.clone(),
+            what: format!("ISA {isa} (no kernel entry given)"),
+        })?;
+        alts.iter()
+            .find(|t| t.entry_primitives().into_iter().chain(t.exit_primitives()).all(&has))
+            .ok_or_else(|| PresetError::Unsupported {
+                preset: self.name.clone(),
+                what: format!(
+                    "this CPU on {isa}: it enters the kernel with {} and the CPU has none of them",
+                    alts.iter().map(|t| t.entry.join("+")).collect::<Vec<_>>().join(" or ")
+                ),
+            })
     }
 
     /// How many steps (for `isa`) are estimates.

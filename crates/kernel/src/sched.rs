@@ -1,7 +1,7 @@
 //! The scheduler: priority ready queues with Benno scheduling (the running thread is not queued)
 //! and direct process switch subject to priorities (seL4's `possibleSwitchTo` / `schedule`).
 
-use crate::object::{layout, Tcb};
+use crate::object::Tcb;
 use crate::preset::StepId;
 use crate::types::TcbId;
 use crate::Kernel;
@@ -116,20 +116,20 @@ impl Kernel {
 
     pub(crate) fn sched_enqueue(&mut self, t: TcbId) {
         self.charge_step(StepId::TcbQueueOp, Category::KernelPath);
-        self.touch_tcb(t, layout::TCB_QUEUE, 8);
+        self.touch_tcb(t, self.layout.tcb_queue, 8);
         self.sched.enqueue(&mut self.tcbs, t);
     }
 
     pub(crate) fn sched_append(&mut self, t: TcbId) {
         self.charge_step(StepId::TcbQueueOp, Category::KernelPath);
-        self.touch_tcb(t, layout::TCB_QUEUE, 8);
+        self.touch_tcb(t, self.layout.tcb_queue, 8);
         self.sched.append(&mut self.tcbs, t);
     }
 
     pub(crate) fn sched_dequeue(&mut self, t: TcbId) {
         if self.tcbs[t.0 as usize].queued {
             self.charge_step(StepId::TcbQueueOp, Category::KernelPath);
-            self.touch_tcb(t, layout::TCB_QUEUE, 8);
+            self.touch_tcb(t, self.layout.tcb_queue, 8);
             self.sched.dequeue(&mut self.tcbs, t);
         }
     }

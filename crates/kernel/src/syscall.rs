@@ -20,10 +20,10 @@ impl Kernel {
             return self.exit(None);
         };
         let prev = Some(t);
-        self.cost.primitive(Category::TrapEntry, self.trap_entry);
+        self.cost.primitives(Category::TrapEntry, &self.trap_entry);
         self.charge_step(StepId::Entry, Category::StateSave);
         let regs = self.regs_bytes();
-        self.touch_tcb(t, layout::TCB_REGS, regs);
+        self.touch_tcb(t, self.layout.tcb_regs, regs);
         match event {
             Event::Syscall => {
                 let pc = self.reg(t, self.abi.pc);
@@ -88,7 +88,7 @@ impl Kernel {
             Syscall::DebugHalt => {
                 // The halting thread's exit is still priced, so the ledger is complete.
                 self.charge_step(StepId::Exit, Category::StateRestore);
-                self.cost.primitive(Category::TrapExit, self.trap_exit);
+                self.cost.primitives(Category::TrapExit, &self.trap_exit);
                 return Some(Resume::Halt(t));
             }
         }
@@ -186,7 +186,7 @@ impl Kernel {
 
     /// handleReply: use the reply capability in the caller slot, if any.
     fn handle_reply(&mut self, t: TcbId, mem: &mut dyn PhysMem) {
-        self.touch_tcb(t, layout::TCB_SLOTS + layout::SLOT_CALLER * layout::CTE_BYTES, layout::CTE_BYTES);
+        self.touch_tcb(t, self.layout.tcb_slot(layout::SLOT_CALLER), self.layout.cte_bytes);
         if let Cap::Reply { tcb: caller, master: false, can_grant } = self.tcbs[t.0 as usize].caller {
             self.do_reply_transfer(t, caller, ReplySlot::Caller(t), can_grant, mem);
         }
@@ -223,8 +223,8 @@ impl Kernel {
         }
         self.charge_step(StepId::Exit, Category::StateRestore);
         let regs = self.regs_bytes();
-        self.touch_tcb(n, layout::TCB_REGS, regs);
-        self.cost.primitive(Category::TrapExit, self.trap_exit);
+        self.touch_tcb(n, self.layout.tcb_regs, regs);
+        self.cost.primitives(Category::TrapExit, &self.trap_exit);
         Resume::Thread(n)
     }
 }

@@ -14,6 +14,7 @@ fn test_preset() -> KernelPreset {
         s.push_str(&format!("[code.aarch32.{}]\nalu = 3\nload = 1\nestimate = \"test\"\n", id.name()));
     }
     s.push_str("[vspace_switch]\narmv7 = [\"barrier\", \"page_table_base_write\", \"isb\"]\n");
+    s.push_str("[[trap.aarch32]]\nentry = [\"exception_entry\"]\nexit = [\"exception_return\"]\nestimate = \"test\"\n");
     KernelPreset::from_toml(&s, "test").expect("test preset")
 }
 
@@ -71,8 +72,8 @@ fn system(fastpath: bool, client_rights: Rights) -> Sys {
         ram_size: 16 << 20,
         kernel_image_bytes: 1 << 20,
         fastpath,
-        trap_entry: simcore::Primitive::ExceptionEntry,
-        trap_exit: simcore::Primitive::ExceptionReturn,
+        trap_entry: vec![simcore::Primitive::ExceptionEntry],
+        trap_exit: vec![simcore::Primitive::ExceptionReturn],
     };
     let mut k = Kernel::new(cfg, CostModel::new(profile)).expect("kernel");
     let ep = k.create_endpoint().unwrap();

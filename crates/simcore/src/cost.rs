@@ -8,7 +8,7 @@
 use crate::cache::TagArray;
 use crate::insn::{InsnClass, InsnMix};
 use crate::ledger::{Category, Ledger};
-use crate::profile::Profile;
+use crate::profile::{Family, Profile};
 use crate::units::{Asid, Cycles, PAddr, VAddr};
 
 /// A privileged hardware operation with a profile price.
@@ -136,6 +136,8 @@ pub struct MemStats {
     pub l1d: (u64, u64),
     /// L2 (hits, misses).
     pub l2: (u64, u64),
+    /// L3 (hits, misses).
+    pub l3: (u64, u64),
     /// I-TLB (hits, misses).
     pub itlb: (u64, u64),
     /// D-TLB (hits, misses).
@@ -168,15 +170,18 @@ pub struct CostModel {
     l1i: TagArray,
     l1d: TagArray,
     l2: Option<TagArray>,
-    itlb: TagArray,
-    dtlb: TagArray,
+    l3: Option<TagArray>,
+    itlb: Option<TagArray>,
+    dtlb: Option<TagArray>,
     main_tlb: Option<TagArray>,
     asid: Asid,
     tlb_tagged: bool,
+    global_pages: bool,
     virtually_tagged: bool,
     l1i_line: u64,
     l1d_line: u64,
     l2_hit: f64,
+    l3_hit: f64,
     memory: f64,
     itlb_miss: f64,
     dtlb_miss: f64,
@@ -186,6 +191,10 @@ pub struct CostModel {
 fn cache_from(size: u64, ways: u64, line: u64) -> TagArray {
     let line = line.max(4);
     TagArray::new((size / line) as usize, ways as usize, line.trailing_zeros())
+}
+
+fn tlb_from(entries: u64, ways: u64) -> Option<TagArray> {
+    (entries > 0).then(|| TagArray::new(entries as usize, ways as usize, PAGE_SHIFT))
 }
 
 fn opt_value(p: &Option<crate::profile::Param>) -> f64 {
@@ -198,24 +207,26 @@ impl CostModel {
         let p = &profile;
         let l2 = (p.l2.size_bytes.as_u64() > 0)
             .then(|| cache_from(p.l2.size_bytes.as_u64(), p.l2.ways.as_u64(), p.l2.line_bytes.as_u64()));
-        let main_tlb = (p.main_tlb.entries.as_u64() > 0).then(|| {
-            TagArray::new(p.main_tlb.entries.as_u64() as usize, p.main_tlb.ways.as_u64() as usize, PAGE_SHIFT)
-        });
+        let l3 =
+            p.l3.as_ref().map(|c| cache_from(c.size_bytes.as_u64(), c.ways.as_u64(), c.line_bytes.as_u64()));
         CostModel {
             ledger: Ledger::new(),
             trace: None,
             l1i: cache_from(p.l1i.size_bytes.as_u64(), p.l1i.ways.as_u64(), p.l1i.line_bytes.as_u64()),
             l1d: cache_from(p.l1d.size_bytes.as_u64(), p.l1d.ways.as_u64(), p.l1d.line_bytes.as_u64()),
             l2,
-            itlb: TagArray::new(p.itlb.entries.as_u64() as usize, p.itlb.ways.as_u64() as usize, PAGE_SHIFT),
-            dtlb: TagArray::new(p.dtlb.entries.as_u64() as usize, p.dtlb.ways.as_u64() as usize, PAGE_SHIFT),
-            main_tlb,
+            l3,
+            itlb: tlb_from(p.itlb.entries.as_u64(), p.itlb.ways.as_u64()),
+            dtlb: tlb_from(p.dtlb.entries.as_u64(), p.dtlb.ways.as_u64()),
+            main_tlb: tlb_from(p.main_tlb.entries.as_u64(), p.main_tlb.ways.as_u64()),
             asid: Asid(0),
             tlb_tagged: p.itlb.asid_tagged && p.dtlb.asid_tagged && p.main_tlb.asid_tagged,
+            global_pages: p.family() != Some(Family::X86) || p.features.global_pages,
             virtually_tagged: p.cache_flags.virtually_tagged,
             l1i_line: p.l1i.line_bytes.as_u64().max(4),
             l1d_line: p.l1d.line_bytes.as_u64().max(4),
             l2_hit: opt_value(&p.l2.hit_cycles),
+            l3_hit: p.l3.as_ref().map_or(0.0, |c| opt_value(&c.hit_cycles)),
             memory: p.memory_cycles(),
             itlb_miss: opt_value(&p.itlb.miss_cycles),
             dtlb_miss: opt_value(&p.dtlb.miss_cycles),
@@ -381,12 +392,18 @@ impl CostModel {
     /// Virtually tagged caches without ASIDs (XScale) cannot keep lines across a switch either: they
     /// are invalidated too, so every later access pays its refill. (The cost of the clean/invalidate
     /// operation itself is the kernel's to charge, as a primitive of its switch sequence.)
+    ///
+    /// Without global pages (x86 before the P6, or a kernel that does not use them) the kernel's
+    /// entries go too.
     pub fn set_asid(&mut self, asid: Asid) {
         if asid != self.asid && !self.tlb_tagged {
-            self.itlb.flush_non_global();
-            self.dtlb.flush_non_global();
-            if let Some(m) = &mut self.main_tlb {
-                m.flush_non_global();
+            let keep_global = self.global_pages;
+            for t in [&mut self.itlb, &mut self.dtlb, &mut self.main_tlb].into_iter().flatten() {
+                if keep_global {
+                    t.flush_non_global();
+                } else {
+                    t.flush_all();
+                }
             }
         }
         if asid != self.asid && self.virtually_tagged {
@@ -396,6 +413,28 @@ impl CostModel {
         self.asid = asid;
     }
 
+    /// Whether TLB entries survive an address-space switch because they are tagged (ASIDs, or x86
+    /// PCIDs when the kernel uses them). Starts as the profile's `asid_tagged` flags say.
+    pub fn set_tlb_tagged(&mut self, tagged: bool) {
+        self.tlb_tagged = tagged;
+    }
+
+    /// Whether global TLB entries survive an address-space switch: true on ARM, the CPU's PGE
+    /// feature on x86; a kernel that does not map itself global turns it off.
+    pub fn set_global_pages(&mut self, on: bool) {
+        self.global_pages = on;
+    }
+
+    /// True if the TLBs keep entries across an address-space switch.
+    pub fn tlb_tagged(&self) -> bool {
+        self.tlb_tagged
+    }
+
+    /// True if global TLB entries survive an address-space switch.
+    pub fn global_pages(&self) -> bool {
+        self.global_pages
+    }
+
     /// The current ASID.
     pub fn asid(&self) -> Asid {
         self.asid
@@ -403,10 +442,8 @@ impl CostModel {
 
     /// Invalidates every TLB entry (a TLB-flush-all instruction).
     pub fn flush_tlbs(&mut self) {
-        self.itlb.flush_all();
-        self.dtlb.flush_all();
-        if let Some(m) = &mut self.main_tlb {
-            m.flush_all();
+        for t in [&mut self.itlb, &mut self.dtlb, &mut self.main_tlb].into_iter().flatten() {
+            t.flush_all();
         }
     }
 
@@ -424,31 +461,35 @@ impl CostModel {
         }
     }
 
-    /// Penalty of an L1 miss at `pa`: L2 hit, or L2 miss to memory.
+    /// Penalty of an L1 miss at `pa`: through the outer levels that exist, to memory.
     fn outer_miss(&mut self, pa: u64) -> f64 {
-        match &mut self.l2 {
-            Some(l2) => {
-                if l2.access(pa, None, false) {
-                    self.l2_hit
-                } else {
-                    self.l2_hit + self.memory
+        let mut cost = 0.0;
+        for (level, hit) in [(&mut self.l2, self.l2_hit), (&mut self.l3, self.l3_hit)] {
+            if let Some(c) = level {
+                cost += hit;
+                if c.access(pa, None, false) {
+                    return cost;
                 }
             }
-            None => self.memory,
         }
+        cost + self.memory
     }
 
     /// Translation cost of one page through a first-level TLB and the main TLB.
     fn translate(&mut self, va: u64, global: bool, instr: bool, walk: &mut dyn FnMut() -> WalkPath) -> f64 {
         let tag = self.tag(global);
         let first = if instr { &mut self.itlb } else { &mut self.dtlb };
-        if first.access(va, tag, global) {
-            return 0.0;
-        }
+        // Without first-level TLBs (a unified single-level TLB) every lookup starts in the main TLB.
+        let first_miss = match first.as_mut().map(|f| f.access(va, tag, global)) {
+            Some(true) => return 0.0,
+            Some(false) if instr => self.itlb_miss,
+            Some(false) => self.dtlb_miss,
+            None => 0.0,
+        };
         // The first level's miss penalty is the cost of finding the entry in the main TLB; without
         // a main TLB the miss goes straight to the walk, priced by `walk_cycles` alone.
         let (mut cost, main_hit) = match &mut self.main_tlb {
-            Some(m) => (if instr { self.itlb_miss } else { self.dtlb_miss }, m.access(va, tag, global)),
+            Some(m) => (first_miss, m.access(va, tag, global)),
             None => (0.0, false),
         };
         if !main_hit {
@@ -539,8 +580,9 @@ impl CostModel {
             l1i: self.l1i.stats(),
             l1d: self.l1d.stats(),
             l2: self.l2.as_ref().map_or((0, 0), |c| c.stats()),
-            itlb: self.itlb.stats(),
-            dtlb: self.dtlb.stats(),
+            l3: self.l3.as_ref().map_or((0, 0), |c| c.stats()),
+            itlb: self.itlb.as_ref().map_or((0, 0), |c| c.stats()),
+            dtlb: self.dtlb.as_ref().map_or((0, 0), |c| c.stats()),
             main_tlb: self.main_tlb.as_ref().map_or((0, 0), |c| c.stats()),
         }
     }

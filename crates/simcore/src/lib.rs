@@ -28,5 +28,5 @@ pub use elf::{ElfClass, ElfError, ElfImage, ElfLimits, ElfMachine};
 pub use insn::{InsnClass, InsnMix};
 pub use ledger::{Breakdown, Category, Ledger};
 pub use physmem::{PhysMem, VecPhysMem};
-pub use profile::{Param, Profile, ProfileError};
+pub use profile::{Family, Param, Profile, ProfileError};
 pub use units::{Asid, Cycles, PAddr, VAddr};

@@ -211,6 +211,9 @@ pub struct Profile {
     pub l1d: CacheParams,
     /// Outer cache (size 0 = none).
     pub l2: CacheParams,
+    /// Third-level cache (optional; when present it carries `memory_cycles`).
+    #[serde(default)]
+    pub l3: Option<CacheParams>,
     /// First-level instruction TLB.
     pub itlb: TlbParams,
     /// First-level data TLB.
@@ -285,7 +288,9 @@ impl Profile {
         for (n, x) in &self.insn {
             v.push((format!("insn.{n}"), x));
         }
-        for (lvl, c) in [("l1i", &self.l1i), ("l1d", &self.l1d), ("l2", &self.l2)] {
+        let mut levels = vec![("l1i", &self.l1i), ("l1d", &self.l1d), ("l2", &self.l2)];
+        levels.extend(self.l3.as_ref().map(|c| ("l3", c)));
+        for (lvl, c) in levels {
             v.push((format!("{lvl}.size_bytes"), &c.size_bytes));
             v.push((format!("{lvl}.ways"), &c.ways));
             v.push((format!("{lvl}.line_bytes"), &c.line_bytes));
@@ -405,9 +410,14 @@ impl Profile {
         if self.mhz.value <= 0.0 {
             return Err("mhz: must be positive".into());
         }
-        for (lvl, c) in [("l1i", &self.l1i), ("l1d", &self.l1d), ("l2", &self.l2)] {
+        let mut levels = vec![("l1i", &self.l1i), ("l1d", &self.l1d), ("l2", &self.l2)];
+        levels.extend(self.l3.as_ref().map(|c| ("l3", c)));
+        for (lvl, c) in levels {
             let size = c.size_bytes.as_u64();
             if size == 0 {
+                if lvl == "l3" {
+                    return Err("l3: leave the section out when there is no L3".into());
+                }
                 if lvl != "l2" {
                     return Err(format!("{lvl}: an L1 cache must have a size"));
                 }
@@ -428,15 +438,37 @@ impl Profile {
         for (lvl, t) in [("itlb", &self.itlb), ("dtlb", &self.dtlb), ("main_tlb", &self.main_tlb)] {
             let n = t.entries.as_u64();
             if n == 0 {
-                if lvl != "main_tlb" {
-                    return Err(format!("{lvl}: a first-level TLB must have entries"));
-                }
                 continue;
             }
             let ways = if t.ways.as_u64() == 0 { n } else { t.ways.as_u64() };
             if n % ways != 0 || !(n / ways).is_power_of_two() {
                 return Err(format!("{lvl}: {n} entries / {ways} ways is not a power-of-two set count"));
             }
+        }
+        // One TLB level may be unified (the i486's single TLB): then both first-level TLBs are
+        // absent and the main TLB serves every lookup.
+        match (self.itlb.entries.as_u64() == 0, self.dtlb.entries.as_u64() == 0) {
+            (false, false) => {}
+            (true, true) if self.main_tlb.entries.as_u64() > 0 => {}
+            (true, true) => return Err("itlb/dtlb: without first-level TLBs a main TLB is required".into()),
+            _ => {
+                return Err("itlb/dtlb: either both first-level TLBs exist or neither (a unified TLB)".into())
+            }
+        }
+        if let Some(l3) = &self.l3 {
+            if self.l2.size_bytes.as_u64() == 0 {
+                return Err("l3: an L3 needs an L2".into());
+            }
+            if self.l2.memory_cycles.is_some() || self.l1d.memory_cycles.is_some() {
+                return Err("memory_cycles belongs on the last cache level (l3)".into());
+            }
+            if l3.memory_cycles.is_none() {
+                return Err("l3.memory_cycles is required when there is an L3".into());
+            }
+            if l3.hit_cycles.is_none() || self.l2.hit_cycles.is_none() {
+                return Err("l2.hit_cycles and l3.hit_cycles are required with an L3".into());
+            }
+            return Ok(());
         }
         if self.l2.size_bytes.as_u64() > 0 && self.l2.memory_cycles.is_none() {
             return Err("l2.memory_cycles is required when there is an L2".into());
@@ -452,7 +484,8 @@ impl Profile {
 
     /// Memory latency beyond the last cache level, in cycles.
     pub fn memory_cycles(&self) -> f64 {
-        self.l2.memory_cycles.as_ref().or(self.l1d.memory_cycles.as_ref()).map_or(0.0, |p| p.value)
+        let l3 = self.l3.as_ref().and_then(|c| c.memory_cycles.as_ref());
+        l3.or(self.l2.memory_cycles.as_ref()).or(self.l1d.memory_cycles.as_ref()).map_or(0.0, |p| p.value)
     }
 }
 
