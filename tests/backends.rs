@@ -109,4 +109,30 @@ fn bad_loads_are_vm_faults_on_every_backend() {
     }
 }
 
+#[test]
+fn several_faults_in_one_run_are_each_a_vm_fault_on_every_backend() {
+    // x86: each fault is taken in the emulator's interrupt hook; a CPU that remembered the previous
+    // exception would turn the next page fault into a double fault.
+    for arch in ARCHES {
+        let mut sys = System::new(config(arch)).unwrap();
+        let names = ["fault-unmapped", "fault-kernel", "fault-unmapped", "fault-kernel"];
+        let ts: Vec<_> =
+            names.iter().map(|n| sys.thread(ThreadSpec::new(n, guest(arch, n))).unwrap()).collect();
+        assert_eq!(sys.run(10_000_000).unwrap(), RunExit::Idle, "{arch}");
+        let faults: Vec<_> = sys
+            .kernel()
+            .events()
+            .iter()
+            .map(|e| match e {
+                KernelEvent::Fault { fault: Fault::VmFault { .. }, delivered: false, .. } => true,
+                other => panic!("{arch}: expected only VM faults, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(faults.len(), names.len(), "{arch}");
+        for t in ts {
+            assert_eq!(sys.kernel().tcb(t).unwrap().state, ThreadState::Inactive, "{arch}");
+        }
+    }
+}
+
 const STAND_IN_X86: &str = include_str!("../fixtures/test-profiles/stand-in-x86.toml");

@@ -17,6 +17,7 @@
 //! - **Time**: user code is priced once per basic block (capstone, instruction classes), cached.
 
 pub mod decode;
+mod nested;
 mod rdtsc;
 
 use decode::Decoder;
@@ -296,6 +297,7 @@ struct State {
     record: bool,
     log: Vec<CounterRead>,
     entered_user: bool,
+    in_flight: Option<nested::InFlight>,
 }
 
 /// An x86 machine: the emulator, its RAM and the kernel.
@@ -360,6 +362,7 @@ impl X86Machine {
             record: false,
             log: Vec::new(),
             entered_user: false,
+            in_flight: None,
         };
         let umode = match mode {
             X86Mode::Ia32 => Mode::MODE_32,
@@ -384,6 +387,8 @@ impl X86Machine {
         uc.add_intr_hook(on_interrupt).map_err(emu("adding the interrupt hook"))?;
         rdtsc::add_hook(&mut uc).map_err(emu("adding the RDTSC hook"))?;
         uc.add_block_hook(1, 0, on_block).map_err(emu("adding the block hook"))?;
+        let in_flight = nested::InFlight::new(&uc).map_err(emu("saving the initial CPU context"))?;
+        uc.get_data_mut().in_flight = Some(in_flight);
         Ok(X86Machine { uc })
     }
 
@@ -782,7 +787,16 @@ fn on_interrupt(uc: &mut Unicorn<'_, State>, intno: u32) {
         n => Event::UserException { number: u64::from(n), code: 0 },
     };
     let r = enter_kernel(uc, event, pc);
-    if let Some(exit) = apply(uc, r) {
+    let exit = apply(uc, r);
+    // A page fault or contributory exception stays "in flight" in QEMU until delivered; the kernel
+    // has handled it, so the CPU must forget it (else the next fault becomes a double fault).
+    if matches!(intno, 0 | 8 | 10..=14) && !matches!(event, Event::Syscall) {
+        if let Some(mut f) = uc.get_data_mut().in_flight.take() {
+            f.forget(uc, intno);
+            uc.get_data_mut().in_flight = Some(f);
+        }
+    }
+    if let Some(exit) = exit {
         stop(uc, exit);
     }
 }
