@@ -1,6 +1,7 @@
 //! Simulator speed: simulated one-way cross-address-space IPCs per host second (release build).
 //!
-//! Each iteration builds the Cortex-A9 ping-pong system and runs `ROUNDS` unrecorded round trips
+//! Each iteration builds a ping-pong system (ARMv7 on the Cortex-A9; IA-32 and x86-64 on Haswell;
+//! IA-32 through an `int` gate on the i486) and runs `ROUNDS` unrecorded round trips
 //! (2 x ROUNDS one-way IPCs) after a short measured part. `simulated_ipc` times the simulation run
 //! alone (the run's own clock, set-up excluded), so its throughput is one-way IPCs per host
 //! second; `system_setup` times building the system (RAM, emulator, loading the ELFs).
@@ -14,12 +15,22 @@ const ROUNDS: u32 = 20_000;
 fn ipc_speed(c: &mut Criterion) {
     let mut g = c.benchmark_group("simulated_ipc");
     g.sample_size(10);
-    for (name, fastpath) in [("armv7_cortex-a9_fastpath", true), ("armv7_cortex-a9_slowpath", false)] {
-        let mut system = SystemConfig::builtin("armv7", "cortex-a9", "sel4").expect("config");
+    let cases = [
+        ("armv7", "cortex-a9", true),
+        ("armv7", "cortex-a9", false),
+        ("ia32", "haswell", true),
+        ("ia32", "haswell", false),
+        ("x86_64", "haswell", true),
+        ("x86_64", "haswell", false),
+        ("ia32", "i486", true),
+    ];
+    for (arch, uarch, fastpath) in cases {
+        let name = format!("{arch}_{uarch}_{}", if fastpath { "fastpath" } else { "slowpath" });
+        let mut system = SystemConfig::builtin(arch, uarch, "sel4").expect("config");
         system.fastpath = fastpath;
         let cfg = IpcConfig { system, samples: 16, warmup: 4, speed_rounds: ROUNDS };
         g.throughput(Throughput::Elements(2 * u64::from(ROUNDS + 20)));
-        g.bench_function(name, |b| {
+        g.bench_function(&name, |b| {
             b.iter_custom(|iters| {
                 let mut total = std::time::Duration::ZERO;
                 for _ in 0..iters {

@@ -63,6 +63,10 @@ pub struct IpcResult {
     pub kernel: String,
     /// Fastpath on.
     pub fastpath: bool,
+    /// Kernel entry and exit primitives, e.g. `sysenter / sysexit` (the preset's choice for the CPU).
+    pub kernel_entry: String,
+    /// What survives an address-space switch in the TLBs, e.g. `untagged, global kernel pages`.
+    pub tlb_policy: String,
     /// Samples and warm-up round trips.
     pub samples: u32,
     /// Warm-up round trips.
@@ -224,6 +228,15 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
     let st = sys.kernel().stats();
     let ipcs = 2 * (u64::from(iterations) + u64::from(cfg.speed_rounds));
     let profile = &cfg.system.profile;
+    let keys = |ps: &[simcore::Primitive]| ps.iter().map(|p| p.key()).collect::<Vec<_>>().join("+");
+    let (entry, exit) = sys.trap_primitives();
+    let kernel_entry = format!("{} / {}", keys(entry), keys(exit));
+    let cost = sys.kernel().cost();
+    let tlb_policy = match (cost.tlb_tagged(), cost.global_pages()) {
+        (true, _) => "tagged (ASID/PCID): no flush on a switch".to_string(),
+        (false, true) => "untagged: a switch flushes all but global (kernel) entries".to_string(),
+        (false, false) => "untagged, no global pages: a switch flushes every entry".to_string(),
+    };
     Ok(IpcResult {
         arch,
         uarch: profile.name.clone(),
@@ -231,6 +244,8 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         mhz: profile.mhz.value,
         kernel: cfg.system.preset.name.clone(),
         fastpath: cfg.system.fastpath,
+        kernel_entry,
+        tlb_policy,
         samples: cfg.samples,
         warmup: cfg.warmup,
         counter_overhead,

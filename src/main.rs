@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use l4sim::ipc::{self, IpcConfig};
+use l4sim::kernel::preset::KernelPreset;
 use l4sim::report::{self, Format};
 use l4sim::system::SystemConfig;
 use l4sim::{builtin, Error};
@@ -49,6 +50,9 @@ enum Command {
         /// Kernel preset (built-in name).
         #[arg(long, default_value = "sel4")]
         kernel: String,
+        /// A kernel preset TOML file instead of a built-in preset.
+        #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+        preset: Option<PathBuf>,
         /// Measured round trips.
         #[arg(long, default_value_t = 64)]
         samples: u32,
@@ -119,6 +123,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             uarch,
             profile,
             kernel,
+            preset,
             samples,
             warmup,
             speed_rounds,
@@ -129,6 +134,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             let mut system = SystemConfig::builtin(&arch, &uarch, &kernel)?;
             if let Some(path) = profile {
                 system.profile = Profile::load(&path)?;
+            }
+            if let Some(path) = preset {
+                system.preset = KernelPreset::load(&path)?;
             }
             system.fastpath = !no_fastpath;
             let r = ipc::run(&IpcConfig { system, samples, warmup, speed_rounds })?;
@@ -154,13 +162,17 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Model { cmd } => match cmd {
             ModelCmd::List => {
-                println!("{:<12} {:<8} {:>6} {:>10}  machine", "profile", "arch", "MHz", "estimates");
+                println!(
+                    "{:<12} {:<6} {:<12} {:>6} {:>10}  machine",
+                    "profile", "arch", "guests", "MHz", "estimates"
+                );
                 for (name, text) in builtin::PROFILES {
                     let p = Profile::from_toml(text, name)?;
                     println!(
-                        "{:<12} {:<8} {:>6} {:>4} of {:<3}  {}",
+                        "{:<12} {:<6} {:<12} {:>6} {:>4} of {:<3}  {}",
                         p.name,
                         p.arch,
+                        p.guest_arches().join(","),
                         p.mhz.value,
                         p.estimate_count(),
                         p.params().len(),
@@ -176,6 +188,14 @@ fn run(cli: Cli) -> Result<(), Error> {
                 })?;
                 let p = Profile::from_toml(text, &name)?;
                 println!("{} — {} ({}, Unicorn CPU {})", p.name, p.machine, p.arch, p.unicorn_cpu);
+                println!("guest architectures: {}", p.guest_arches().join(", "));
+                if p.family() == Some(simcore::Family::X86) {
+                    let f = &p.features;
+                    println!(
+                        "features: global pages {}, PCID {}, NX {}, sysenter {}, syscall {}",
+                        f.global_pages, f.pcid, f.nx, f.sysenter, f.syscall
+                    );
+                }
                 println!("{} parameters, {} of them estimates\n", p.params().len(), p.estimate_count());
                 for (n, v) in p.params() {
                     let tag = if v.is_estimate() { "E" } else { "S" };

@@ -46,6 +46,8 @@ pub fn ipc_json(r: &IpcResult, with_host: bool) -> Value {
         "mhz": r.mhz,
         "kernel": r.kernel,
         "fastpath": r.fastpath,
+        "kernel_entry": r.kernel_entry,
+        "tlb_policy": r.tlb_policy,
         "samples": r.samples,
         "warmup": r.warmup,
         "counter_overhead": r.counter_overhead,
@@ -109,6 +111,7 @@ pub fn ipc_table(r: &IpcResult, with_host: bool) -> String {
         "One-way IPC, {} kernel on {} ({}, {} MHz), {} guests",
         r.kernel, r.uarch, r.machine, r.mhz, r.arch
     );
+    let _ = writeln!(o, "kernel entry/exit: {}; TLBs: {}", r.kernel_entry, r.tlb_policy);
     let _ = writeln!(
         o,
         "measured as sel4bench does: {} samples after {} warm-up round trips, counter overhead {} cycles subtracted",
