@@ -136,8 +136,14 @@ pub enum Machine {
 
 impl Machine {
     /// A machine for `arch` around `kernel`, on the CPU model `cpu`, with guests entering the
-    /// kernel by `entry`.
-    pub fn new(kernel: Kernel, cpu: &str, arch: &str, entry: GuestEntry) -> Result<Machine, Error> {
+    /// kernel by `entry` (`paging` applies to x86 only).
+    pub fn new(
+        kernel: Kernel,
+        cpu: &str,
+        arch: &str,
+        entry: GuestEntry,
+        paging: isa_x86::Paging,
+    ) -> Result<Machine, Error> {
         Ok(match isa_x86::X86Mode::for_arch(arch) {
             Some(mode) => {
                 let entry = match entry {
@@ -146,7 +152,7 @@ impl Machine {
                     GuestEntry::Int | GuestEntry::Svc => isa_x86::SyscallEntry::Int(isa_x86::SYSCALL_VECTOR),
                 };
                 Machine::X86(
-                    isa_x86::X86Machine::new(kernel, cpu, mode, entry)
+                    isa_x86::X86Machine::new(kernel, cpu, mode, entry, paging)
                         .map_err(|e| Error::X86(e.to_string()))?,
                 )
             }

@@ -172,15 +172,17 @@ impl System {
             trap_exit: facts.trap.1.clone(),
         };
         let mut cost = CostModel::new(config.profile.clone());
+        // x86: global kernel entries and PCID-tagged user entries need the CPU feature and a
+        // kernel that uses it; the emulated page tables follow the same choice.
+        let f = &config.profile.features;
+        let paging =
+            isa_x86::Paging { global_kernel: f.global_pages && config.preset.x86.global_kernel, nx: f.nx };
         if config.profile.family() == Some(simcore::Family::X86) {
-            // Global kernel entries and PCID-tagged user entries need the CPU feature and a
-            // kernel that uses it.
-            let f = &config.profile.features;
-            cost.set_global_pages(f.global_pages && config.preset.x86.global_kernel);
+            cost.set_global_pages(paging.global_kernel);
             cost.set_tlb_tagged(f.pcid && config.preset.x86.pcid);
         }
         let kernel = Kernel::new(kcfg, cost)?;
-        let machine = Machine::new(kernel, &config.profile.unicorn_cpu, arch, facts.entry)?;
+        let machine = Machine::new(kernel, &config.profile.unicorn_cpu, arch, facts.entry, paging)?;
         Ok(System { config, machine, threads: vec![], facts })
     }
 

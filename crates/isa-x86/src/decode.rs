@@ -29,6 +29,18 @@ pub fn classify(mnemonic: &str, op_str: &str) -> InsnClass {
     }
 }
 
+/// True if the instruction writes memory: a memory destination (plain or read-modify-write), a
+/// push or call (the stack), or a string store.
+pub fn writes_memory(mnemonic: &str, op_str: &str) -> bool {
+    let dest_mem = op_str.trim_start().split(',').next().is_some_and(|d| d.contains('['));
+    match mnemonic {
+        "push" | "call" | "pushf" | "pushfd" | "pushfq" | "enter" => true,
+        "cmp" | "test" | "jmp" => false,
+        m if m.starts_with("stos") || m.starts_with("movs") || m.starts_with("rep") => true,
+        _ => dest_mem,
+    }
+}
+
 /// Decodes and prices x86 blocks.
 pub struct Decoder {
     cs: Capstone,
@@ -50,6 +62,14 @@ impl Decoder {
         let cs =
             Capstone::new().x86().mode(m).syntax(ArchSyntax::Intel).build().map_err(|e| e.to_string())?;
         Ok(Decoder { cs })
+    }
+
+    /// Whether the first instruction in `bytes` (at `va`) writes memory (see [`writes_memory`]);
+    /// None if it does not decode.
+    pub fn first_writes_memory(&self, va: u64, bytes: &[u8]) -> Option<bool> {
+        let insns = self.cs.disasm_count(bytes, va, 1).ok()?;
+        let insn = insns.iter().next()?;
+        Some(writes_memory(insn.mnemonic().unwrap_or(""), insn.op_str().unwrap_or("")))
     }
 
     /// Prices the block of `bytes` at `va`; RDTSC is priced as the profile's counter read.
@@ -85,5 +105,17 @@ mod tests {
         assert_eq!(classify("push", "rbp"), InsnClass::Store);
         assert_eq!(classify("syscall", ""), InsnClass::Syscall);
         assert_eq!(classify("cmp", "eax, dword ptr [esp + 8]"), InsnClass::Load);
+    }
+
+    #[test]
+    fn finds_the_instructions_that_write_memory() {
+        assert!(writes_memory("mov", "dword ptr [rdx + 4], r10d"));
+        assert!(writes_memory("add", "dword ptr [rip + 0x10], edi"));
+        assert!(writes_memory("push", "rbp"));
+        assert!(!writes_memory("mov", "eax, dword ptr [4]"));
+        assert!(!writes_memory("cmp", "dword ptr [eax], 1"));
+        let d = Decoder::new(X86Mode::Ia32).unwrap();
+        assert_eq!(d.first_writes_memory(0x1000, &[0x89, 0x18]), Some(true)); // mov [eax], ebx
+        assert_eq!(d.first_writes_memory(0x1000, &[0x8b, 0x18]), Some(false)); // mov ebx, [eax]
     }
 }

@@ -79,6 +79,16 @@ pub enum SyscallEntry {
     Int(u8),
 }
 
+/// Which translation features the emulated page tables use: those the CPU has and the kernel
+/// uses (the cost model follows the same choice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Paging {
+    /// Map the kernel window with global pages (and set CR4.PGE).
+    pub global_kernel: bool,
+    /// Mark data pages no-execute (x86-64 only: IA-32 without PAE has no NX bit).
+    pub nx: bool,
+}
+
 /// The vector of the `int` system-call gate used by the `ia32-int` guests.
 pub const SYSCALL_VECTOR: u8 = 0x80;
 
@@ -282,6 +292,7 @@ pub enum RunExit {
 struct State {
     mode: X86Mode,
     entry: SyscallEntry,
+    paging: Paging,
     kernel: Kernel,
     ram: Ram,
     decoder: Decoder,
@@ -323,12 +334,13 @@ impl State {
 
 impl X86Machine {
     /// Builds the machine around `kernel` on the CPU model `cpu`, for guests of `mode` that enter
-    /// the kernel with `entry`.
+    /// the kernel with `entry`, with the translation features `paging`.
     pub fn new(
         kernel: Kernel,
         cpu: &str,
         mode: X86Mode,
         entry: SyscallEntry,
+        paging: Paging,
     ) -> Result<X86Machine, X86Error> {
         match (mode, entry) {
             (X86Mode::Ia32, SyscallEntry::Syscall) | (X86Mode::X86_64, SyscallEntry::Sysenter) => {
@@ -347,6 +359,7 @@ impl X86Machine {
         let state = State {
             mode,
             entry,
+            paging,
             kernel,
             ram,
             decoder,
@@ -505,23 +518,25 @@ fn load_gdtr(uc: &mut Unicorn<'_, State>, base: u64) -> Result<(), X86Error> {
 /// Paging on (PAE and long mode for x86-64) and global pages. RDTSC stays unprivileged: the host
 /// hooks the instruction itself.
 fn set_control_registers(uc: &mut Unicorn<'_, State>) -> Result<(), X86Error> {
-    let mode = uc.get_data().mode;
+    let (mode, paging) = (uc.get_data().mode, uc.get_data().paging);
     let cr4 = uc.reg_read(RegisterX86::CR4).map_err(emu("reading CR4"))?;
     const PSE: u64 = 1 << 4;
     const PAE: u64 = 1 << 5;
     const PGE: u64 = 1 << 7;
     const TSD: u64 = 1 << 2;
+    let pge = if paging.global_kernel { PGE } else { 0 };
     let cr4 = match mode {
-        X86Mode::X86_64 => (cr4 | PAE | PGE) & !TSD,
-        X86Mode::Ia32 => ((cr4 & !PAE) | PSE | PGE) & !TSD,
+        X86Mode::X86_64 => (cr4 | PAE | pge) & !TSD,
+        X86Mode::Ia32 => ((cr4 & !(PAE | PGE)) | PSE | pge) & !TSD,
     };
     uc.reg_write(RegisterX86::CR4, cr4).map_err(emu("writing CR4"))?;
     if mode == X86Mode::X86_64 {
-        // EFER: SCE | LME | LMA | NXE, as Unicorn's `uc_x86_msr { u32 rid; u64 value; }` (C layout:
+        // EFER: SCE | LME | LMA (| NXE if the CPU has NX), as Unicorn's `uc_x86_msr { u32 rid; u64 value; }` (C layout:
         // the value at offset 8).
         let mut msr = [0u8; 16];
         msr[0..4].copy_from_slice(&0xC000_0080u32.to_le_bytes());
-        msr[8..16].copy_from_slice(&0xD01u64.to_le_bytes());
+        let efer: u64 = if paging.nx { 0xD01 } else { 0x501 };
+        msr[8..16].copy_from_slice(&efer.to_le_bytes());
         uc.reg_write_long(RegisterX86::MSR, &msr).map_err(emu("writing EFER"))?;
     } else {
         // Flat 32-bit kernel data segments for the ring-0 trampoline's stack (Unicorn's 32-bit
@@ -545,6 +560,9 @@ fn set_control_registers(uc: &mut Unicorn<'_, State>) -> Result<(), X86Error> {
 /// Writes every address space's page tables in the hardware format, plus the kernel window.
 fn write_page_tables(st: &mut State) {
     let geo = st.mode.geometry();
+    // Large supervisor pages (PS), present and writable; global (G) if the kernel maps itself so.
+    let window_flags: u64 = if st.paging.global_kernel { 0x183 } else { 0x83 };
+    let nx = st.paging.nx;
     let (base, size) = st.kernel.ram();
     let x64 = st.mode == X86Mode::X86_64;
     if x64 {
@@ -553,7 +571,7 @@ fn write_page_tables(st: &mut State) {
         let kpd = base.0 + KPD_OFF;
         w64(&mut st.ram, kpdpt, kpd | 3);
         for i in 0..size.div_ceil(2 << 20).min(512) {
-            w64(&mut st.ram, kpd + 8 * i, (base.0 + (i << 21)) | 0x183);
+            w64(&mut st.ram, kpd + 8 * i, (base.0 + (i << 21)) | window_flags);
         }
     }
     let State { kernel, ram, .. } = st;
@@ -573,7 +591,7 @@ fn write_page_tables(st: &mut State) {
                         if m.user {
                             v |= 4;
                         }
-                        if x64 && !m.rights.exec {
+                        if x64 && nx && !m.rights.exec {
                             v |= 1 << 63;
                         }
                         v
@@ -594,7 +612,7 @@ fn write_page_tables(st: &mut State) {
             let first = geo.index(geo.kernel_base, 0) as u64;
             for i in 0..size.div_ceil(4 << 20) {
                 if first + i < 1024 {
-                    w32(ram, root + 4 * (first + i), ((base.0 + (i << 22)) | 0x183) as u32);
+                    w32(ram, root + 4 * (first + i), ((base.0 + (i << 22)) | window_flags) as u32);
                 }
             }
         }
@@ -780,10 +798,7 @@ fn on_interrupt(uc: &mut Unicorn<'_, State>, intno: u32) {
     let event = match intno {
         // `int n`: the PC is already the next instruction.
         n if entry == SyscallEntry::Int(n as u8) && n < 256 => Event::Syscall,
-        14 => {
-            let addr = uc.reg_read(RegisterX86::CR2).unwrap_or(0);
-            Event::VmFault { addr, instruction: addr == pc, write: false, fsr: 0 }
-        }
+        14 => page_fault(uc.get_data(), uc.reg_read(RegisterX86::CR2).unwrap_or(0), pc),
         n => Event::UserException { number: u64::from(n), code: 0 },
     };
     let r = enter_kernel(uc, event, pc);
@@ -799,6 +814,27 @@ fn on_interrupt(uc: &mut Unicorn<'_, State>, intno: u32) {
     if let Some(exit) = exit {
         stop(uc, exit);
     }
+}
+
+/// Decodes a page fault at `addr` by the instruction at `pc` into the kernel's event, with the x86
+/// page-fault error code as its status word: bit 0 P (the page is mapped: a protection
+/// violation), bit 1 W (a write), bit 2 U (user mode: always), bit 4 I (an instruction fetch).
+/// Unicorn's interrupt hook does not pass the CPU's error code, so it is rebuilt from the page
+/// tables and the faulting instruction.
+fn page_fault(st: &State, addr: u64, pc: u64) -> Event {
+    let mapping = st.vspace.and_then(|vs| st.kernel.translate(vs, addr));
+    // A fetch fault is at the instruction's own bytes, on a page it cannot execute from.
+    let fetch = addr >= pc && addr < pc + 16 && !mapping.is_some_and(|m| m.user && m.rights.exec);
+    let write = !fetch
+        && st.vspace.is_some_and(|vs| {
+            let bytes = isa_common::read_virt(&st.kernel, &st.ram, vs, pc, 16).or_else(|| {
+                isa_common::read_virt(&st.kernel, &st.ram, vs, pc, (0x1000 - (pc & 0xfff)) as usize)
+            });
+            bytes.and_then(|b| st.decoder.first_writes_memory(pc, &b)).unwrap_or(false)
+        });
+    let present = mapping.is_some();
+    let fsr = u64::from(present) | u64::from(write) << 1 | 1 << 2 | u64::from(fetch) << 4;
+    Event::VmFault { addr, instruction: fetch, write, fsr }
 }
 
 /// The simulated time at the counter read at `pc` (recorded if asked).

@@ -1,12 +1,14 @@
 //! The x86 backend end to end, without the facade: the ping-pong guests on both x86 modes.
 
-use isa_x86::{RunExit, SyscallEntry, X86Machine, X86Mode, SYSCALL_VECTOR};
+use isa_x86::{Paging, RunExit, SyscallEntry, X86Machine, X86Mode, SYSCALL_VECTOR};
 use kernel::object::{Cap, VmRights};
 use kernel::preset::{KernelPreset, StepId};
 use kernel::types::{Rights, TcbId, VSpaceId};
 use kernel::{Kernel, KernelConfig};
 use simcore::elf::{ElfImage, ElfLimits};
 use simcore::{CostModel, PAddr, Primitive, Profile, VAddr};
+
+const PAGING: Paging = Paging { global_kernel: true, nx: true };
 
 const PROFILE: &str = include_str!("../../../fixtures/test-profiles/stand-in-x86.toml");
 
@@ -111,7 +113,7 @@ fn machine(mode: X86Mode, sys: SyscallEntry) -> X86Machine {
         trap_exit: vec![exit],
     };
     let k = Kernel::new(cfg, CostModel::new(Profile::from_toml(PROFILE, "test").unwrap())).unwrap();
-    X86Machine::new(k, "haswell", mode, sys).unwrap()
+    X86Machine::new(k, "haswell", mode, sys, PAGING).unwrap()
 }
 
 fn pingpong(mode: X86Mode, sys: SyscallEntry) {
@@ -185,7 +187,7 @@ fn a_mode_and_entry_that_do_not_fit_are_refused() {
         trap_exit: vec![Primitive::Iret],
     };
     let k = Kernel::new(cfg, CostModel::new(Profile::from_toml(PROFILE, "test").unwrap())).unwrap();
-    let err = X86Machine::new(k, "haswell", X86Mode::Ia32, SyscallEntry::Syscall).unwrap_err();
+    let err = X86Machine::new(k, "haswell", X86Mode::Ia32, SyscallEntry::Syscall, PAGING).unwrap_err();
     assert!(err.to_string().contains("unsupported"), "{err}");
 }
 
