@@ -175,11 +175,11 @@ impl System {
         // x86: global kernel entries and PCID-tagged user entries need the CPU feature and a
         // kernel that uses it; the emulated page tables follow the same choice.
         let f = &config.profile.features;
-        let paging =
-            isa_x86::Paging { global_kernel: f.global_pages && config.preset.x86.global_kernel, nx: f.nx };
+        let uses = config.preset.x86_paging(facts.isa);
+        let paging = isa_x86::Paging { global_kernel: f.global_pages && uses.global_kernel, nx: f.nx };
         if config.profile.family() == Some(simcore::Family::X86) {
             cost.set_global_pages(paging.global_kernel);
-            cost.set_tlb_tagged(f.pcid && config.preset.x86.pcid);
+            cost.set_tlb_tagged(f.pcid && uses.pcid);
         }
         let kernel = Kernel::new(kcfg, cost)?;
         let machine = Machine::new(kernel, &config.profile.unicorn_cpu, arch, facts.entry, paging)?;

@@ -177,6 +177,7 @@ pub struct Kernel {
     geo: VSpaceGeometry,
     switch_seq: Vec<Primitive>,
     switch_seq_slowpath: Vec<Primitive>,
+    pub(crate) thread_switch_seq: Vec<Primitive>,
     trap_entry: Vec<Primitive>,
     trap_exit: Vec<Primitive>,
     pub(crate) layout: ObjectLayout,
@@ -211,9 +212,16 @@ impl Kernel {
         let paths = cfg.preset.paths(&cfg.isa)?.clone();
         let switch_seq = cfg.preset.switch_sequence(&cfg.arch)?;
         let switch_seq_slowpath = cfg.preset.slowpath_switch_sequence(&cfg.arch)?;
+        let thread_switch_seq = cfg.preset.thread_switch_sequence(&cfg.arch);
         // Every primitive this kernel will charge must be priced by the profile: a missing one is a
         // configuration error, never a silent zero.
-        for p in switch_seq.iter().chain(&switch_seq_slowpath).chain(&cfg.trap_entry).chain(&cfg.trap_exit) {
+        for p in switch_seq
+            .iter()
+            .chain(&switch_seq_slowpath)
+            .chain(&thread_switch_seq)
+            .chain(&cfg.trap_entry)
+            .chain(&cfg.trap_exit)
+        {
             if cost.try_price_primitive(*p).is_none() {
                 return Err(KernelError::Invalid(format!(
                     "profile `{}` does not price `{}`, which the {} kernel uses on {}",
@@ -247,6 +255,7 @@ impl Kernel {
             geo: cfg.geometry,
             switch_seq,
             switch_seq_slowpath,
+            thread_switch_seq,
             layout: ObjectLayout::for_word_bytes(cfg.abi.word_bytes),
             trap_entry: cfg.trap_entry.clone(),
             trap_exit: cfg.trap_exit.clone(),

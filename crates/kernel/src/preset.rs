@@ -334,9 +334,13 @@ pub struct KernelPreset {
     /// Kernel entry/exit per ISA family, alternatives in order of preference: the first one
     /// whose primitives the CPU has is used.
     pub trap: BTreeMap<String, Vec<TrapMechanism>>,
-    /// x86 only: global kernel mappings and PCIDs.
+    /// x86 only, per ISA (`ia32`, `x86_64`): global kernel mappings and PCIDs.
     #[serde(default)]
-    pub x86: X86Paging,
+    pub x86: BTreeMap<String, X86Paging>,
+    /// Primitives issued when the kernel returns to a different thread than the one that entered
+    /// (e.g. x86-64 seL4 writes the GS base for the new thread's IPC buffer), per architecture.
+    #[serde(default)]
+    pub thread_switch: BTreeMap<String, Vec<String>>,
 }
 
 /// Why a preset could not be loaded or used.
@@ -408,10 +412,14 @@ impl KernelPreset {
                 }
             }
         }
-        if p.x86.source.is_some() && p.x86.estimate.is_some() {
-            return Err(invalid("x86: give at most one of `source` or `estimate`".into()));
+        for (isa, x) in &p.x86 {
+            if x.source.is_some() == x.estimate.is_some() {
+                return Err(invalid(format!("x86.{isa}: give exactly one of `source` or `estimate`")));
+            }
         }
-        for (arch, seq) in p.vspace_switch.iter().chain(p.vspace_switch_slowpath.iter()) {
+        for (arch, seq) in
+            p.vspace_switch.iter().chain(p.vspace_switch_slowpath.iter()).chain(p.thread_switch.iter())
+        {
             for n in seq {
                 if primitive_from_name(n).is_none() {
                     return Err(PresetError::Invalid {
@@ -476,6 +484,18 @@ impl KernelPreset {
                     alts.iter().map(|t| t.entry.join("+")).collect::<Vec<_>>().join(" or ")
                 ),
             })
+    }
+
+    /// The primitives of a switch to another thread on `arch` (none if the preset lists none).
+    pub fn thread_switch_sequence(&self, arch: &str) -> Vec<Primitive> {
+        self.thread_switch
+            .get(arch)
+            .map_or_else(Vec::new, |seq| seq.iter().filter_map(|n| primitive_from_name(n)).collect())
+    }
+
+    /// The x86 translation features the kernel uses on `isa` (none if not given).
+    pub fn x86_paging(&self, isa: &str) -> X86Paging {
+        self.x86.get(isa).cloned().unwrap_or_default()
     }
 
     /// How many steps (for `isa`) are estimates.

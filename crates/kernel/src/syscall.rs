@@ -222,6 +222,11 @@ impl Kernel {
             self.note_switch(n, fastpath);
         }
         self.charge_step(StepId::Exit, Category::StateRestore);
+        if prev != Some(n) {
+            // Per-thread user state the exit stub loads into the CPU for another thread (x86-64:
+            // the GS base pointing at the IPC buffer).
+            self.cost.primitives(Category::StateRestore, &self.thread_switch_seq);
+        }
         let regs = self.regs_bytes();
         self.touch_tcb(n, self.layout.tcb_regs, regs);
         self.cost.primitives(Category::TrapExit, &self.trap_exit);

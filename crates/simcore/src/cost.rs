@@ -56,11 +56,13 @@ pub enum Primitive {
     SegmentLoad,
     /// x86-64: SWAPGS.
     Swapgs,
+    /// x86-64: setting the GS base (WRGSBASE where the CPU has FSGSBASE, else WRMSR IA32_GS_BASE).
+    GsBaseWrite,
 }
 
 impl Primitive {
     /// Every primitive.
-    pub const ALL: [Primitive; 21] = [
+    pub const ALL: [Primitive; 22] = [
         Primitive::ExceptionEntry,
         Primitive::ExceptionReturn,
         Primitive::PageTableBaseWrite,
@@ -82,6 +84,7 @@ impl Primitive {
         Primitive::Invlpg,
         Primitive::SegmentLoad,
         Primitive::Swapgs,
+        Primitive::GsBaseWrite,
     ];
 
     /// The primitive with profile key `key`.
@@ -113,6 +116,7 @@ impl Primitive {
             Primitive::Invlpg => "invlpg",
             Primitive::SegmentLoad => "segment_load",
             Primitive::Swapgs => "swapgs",
+            Primitive::GsBaseWrite => "gs_base_write",
         }
     }
 }

@@ -171,6 +171,7 @@ fn primitive_keys(family: Family, f: &Features) -> Vec<(&'static str, bool)> {
             ("syscall", f.syscall),
             ("sysret", f.syscall),
             ("swapgs", f.syscall),
+            ("gs_base_write", f.syscall),
         ],
     }
 }
