@@ -7,6 +7,7 @@ use crate::object::{layout, Cap, Fault, ThreadState};
 use crate::preset::StepId;
 use crate::types::{MessageInfo, SysError, Syscall, TcbId};
 use crate::{Event, Kernel, Resume};
+use simcore::Primitive;
 use simcore::{Category, PhysMem};
 
 impl Kernel {
@@ -88,7 +89,7 @@ impl Kernel {
             Syscall::DebugHalt => {
                 // The halting thread's exit is still priced, so the ledger is complete.
                 self.charge_step(StepId::Exit, Category::StateRestore);
-                self.cost.primitives(Category::TrapExit, &self.trap_exit);
+                self.charge_trap_exit();
                 return Some(Resume::Halt(t));
             }
         }
@@ -202,6 +203,15 @@ impl Kernel {
         }
     }
 
+    /// The exit primitives: the return instruction as trap exit, user state the exit stub loads
+    /// into the CPU (x86 segment registers) as state restore.
+    fn charge_trap_exit(&mut self) {
+        let (state, ret): (Vec<Primitive>, Vec<Primitive>) =
+            self.trap_exit.iter().partition(|p| matches!(p, Primitive::SegmentLoad | Primitive::GsBaseWrite));
+        self.cost.primitives(Category::StateRestore, &state);
+        self.cost.primitives(Category::TrapExit, &ret);
+    }
+
     /// The shared tail of every slowpath entry.
     fn exit(&mut self, prev: Option<TcbId>) -> Resume {
         if prev.is_none() {
@@ -229,7 +239,7 @@ impl Kernel {
         }
         let regs = self.regs_bytes();
         self.touch_tcb(n, self.layout.tcb_regs, regs);
-        self.cost.primitives(Category::TrapExit, &self.trap_exit);
+        self.charge_trap_exit();
         Resume::Thread(n)
     }
 }

@@ -63,11 +63,11 @@ impl Category {
             Category::User => {
                 "user-mode instructions, priced per basic block from the profile's instruction classes"
             }
-            Category::TrapEntry => "hardware exception entry (pipeline flush, vector fetch, mode change)",
-            Category::TrapExit => "hardware exception return to user mode (pipeline refill)",
+            Category::TrapEntry => "the hardware kernel entry (exception, int gate, sysenter or syscall: pipeline flush, mode change)",
+            Category::TrapExit => "the hardware return to user mode (exception return, iret, sysexit or sysret)",
             Category::StateSave => "storing the user registers into the TCB on kernel entry",
-            Category::StateRestore => "loading the next thread's user registers from its TCB on kernel exit",
-            Category::AddressSpaceSwitch => "page-table base and ASID writes with their barriers",
+            Category::StateRestore => "loading the next thread's user registers (and x86 segment / GS-base state) on kernel exit",
+            Category::AddressSpaceSwitch => "page-table base (TTBR, CR3) and ASID writes with their barriers",
             Category::KernelPath => {
                 "the kernel's own instructions (IPC fastpath/slowpath, lookup, scheduling)"
             }
