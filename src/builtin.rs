@@ -6,6 +6,13 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("cortex-a9", include_str!("../fixtures/profiles/cortex-a9.toml")),
     ("arm1136", include_str!("../fixtures/profiles/arm1136.toml")),
     ("xscale", include_str!("../fixtures/profiles/xscale.toml")),
+    ("i486", include_str!("../fixtures/profiles/i486.toml")),
+    ("pentium", include_str!("../fixtures/profiles/pentium.toml")),
+    ("pentium2", include_str!("../fixtures/profiles/pentium2.toml")),
+    ("pentium4", include_str!("../fixtures/profiles/pentium4.toml")),
+    ("nehalem", include_str!("../fixtures/profiles/nehalem.toml")),
+    ("haswell", include_str!("../fixtures/profiles/haswell.toml")),
+    ("skylake", include_str!("../fixtures/profiles/skylake.toml")),
 ];
 
 /// A built-in kernel preset: (name, TOML).

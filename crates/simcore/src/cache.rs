@@ -5,6 +5,8 @@
 
 /// Tag value of an empty way.
 const INVALID: u64 = u64::MAX;
+/// Most hint slots of one array (a power of two).
+const HINTS_MAX: usize = 4096;
 /// ASID value of a global (untagged) entry.
 const GLOBAL: u32 = u32::MAX;
 
@@ -32,9 +34,13 @@ pub struct TagArray {
     /// The most recently used way of the whole array: a repeated access to it changes no LRU
     /// order, so it is answered without a scan.
     last: usize,
-    /// For highly associative arrays (TLBs): a direct-mapped hint from block to the way that last
-    /// held it, checked before scanning. Only a shortcut: a stale hint is caught by the tag check.
+    /// For associative arrays: a direct-mapped hint from block to the way that last held it,
+    /// checked before scanning the set. Only a shortcut: a stale hint is caught by the tag check,
+    /// and a hit through it updates the LRU state exactly as a scan would.
     hint: Vec<u32>,
+    /// Slots filled since the array was last emptied, so that a flush touches only those
+    /// (an address-space switch on an untagged TLB flushes a large, mostly empty array).
+    filled: Vec<u32>,
     hits: u64,
     misses: u64,
 }
@@ -54,7 +60,12 @@ impl TagArray {
             ways_: vec![Way { tag: INVALID, stamp: 0, asid: GLOBAL }; nsets * ways],
             clock: 0,
             last: usize::MAX,
-            hint: if ways > 8 { vec![0; 64] } else { Vec::new() },
+            hint: if ways > 1 {
+                vec![0; (nsets * ways).next_power_of_two().min(HINTS_MAX)]
+            } else {
+                Vec::new()
+            },
+            filled: Vec::new(),
             hits: 0,
             misses: 0,
         }
@@ -64,6 +75,12 @@ impl TagArray {
     fn locate(&self, addr: u64) -> (usize, u64) {
         let block = addr >> self.block_shift;
         (((block & self.set_mask) as usize) * self.ways, block >> self.set_shift)
+    }
+
+    #[inline]
+    fn hint_slot(&mut self, block: u64) -> Option<&mut u32> {
+        let n = self.hint.len();
+        self.hint.get_mut((block as usize) & n.wrapping_sub(1))
     }
 
     #[inline]
@@ -86,7 +103,7 @@ impl TagArray {
         let clock = self.clock;
         let block = addr >> self.block_shift;
         if !self.hint.is_empty() {
-            let h = self.hint[(block & 63) as usize] as usize;
+            let h = self.hint[(block as usize) & (self.hint.len() - 1)] as usize;
             if h < self.ways && Self::matches(&self.ways_[base + h], tag, a) {
                 self.ways_[base + h].stamp = clock;
                 self.last = base + h;
@@ -101,7 +118,7 @@ impl TagArray {
             if Self::matches(w, tag, a) {
                 w.stamp = clock;
                 self.last = base + i;
-                if let Some(h) = self.hint.get_mut((block & 63) as usize) {
+                if let Some(h) = self.hint_slot(block) {
                     *h = i as u32;
                 }
                 self.hits += 1;
@@ -112,9 +129,13 @@ impl TagArray {
                 victim = i;
             }
         }
+        let was_empty = set[victim].tag == INVALID;
         set[victim] = Way { tag, stamp: clock, asid: if global { GLOBAL } else { a } };
         self.last = base + victim;
-        if let Some(h) = self.hint.get_mut((block & 63) as usize) {
+        if was_empty {
+            self.filled.push((base + victim) as u32);
+        }
+        if let Some(h) = self.hint_slot(block) {
             *h = victim as u32;
         }
         self.misses += 1;
@@ -130,15 +151,29 @@ impl TagArray {
 
     /// Invalidates everything.
     pub fn flush_all(&mut self) {
-        self.ways_.iter_mut().for_each(|w| *w = Way { tag: INVALID, stamp: 0, asid: GLOBAL });
-        self.last = usize::MAX;
+        self.flush_where(|_| true);
     }
 
     /// Invalidates every non-global entry (what an untagged TLB does on an address-space switch).
     pub fn flush_non_global(&mut self) {
-        for w in self.ways_.iter_mut().filter(|w| w.asid != GLOBAL) {
-            *w = Way { tag: INVALID, stamp: 0, asid: GLOBAL };
-        }
+        self.flush_where(|w| w.asid != GLOBAL);
+    }
+
+    /// Invalidates the valid entries `drop` selects, visiting only the valid slots.
+    fn flush_where(&mut self, drop: impl Fn(&Way) -> bool) {
+        const EMPTY: Way = Way { tag: INVALID, stamp: 0, asid: GLOBAL };
+        // Every valid slot is listed exactly once: a slot is listed when a fill makes it valid
+        // and unlisted when a flush empties it.
+        let ways = &mut self.ways_;
+        self.filled.retain(|&i| {
+            let w = &mut ways[i as usize];
+            if drop(w) {
+                *w = EMPTY;
+                false
+            } else {
+                true
+            }
+        });
         self.last = usize::MAX;
     }
 
@@ -176,5 +211,31 @@ mod tests {
         t.flush_non_global();
         assert!(!t.probe(0x1000, Some(1)));
         assert!(t.probe(0xe000_0000, Some(3)));
+    }
+
+    #[test]
+    fn flushes_visit_every_valid_entry_and_refills_after_them_behave_as_on_a_fresh_array() {
+        // 4 sets x 4 ways of 4 KiB pages: fill, flush, refill, repeatedly, against a fresh array.
+        let mut t = TagArray::new(16, 4, 12);
+        for round in 0..5u64 {
+            for p in 0..24u64 {
+                t.access(p << 12, Some(1), p % 3 == 0);
+            }
+            t.flush_non_global();
+            for p in 0..24u64 {
+                let global = p % 3 == 0;
+                // Only global entries may survive, and only those still resident.
+                assert!(!t.probe(p << 12, Some(1)) || global, "round {round}: page {p} survived");
+            }
+            t.flush_all();
+            for p in 0..24u64 {
+                assert!(!t.probe(p << 12, None), "round {round}: page {p} survived a full flush");
+            }
+            let mut fresh = TagArray::new(16, 4, 12);
+            for p in (0..40u64).rev() {
+                assert_eq!(t.access(p << 12, Some(2), false), fresh.access(p << 12, Some(2), false));
+            }
+            t.flush_all();
+        }
     }
 }
