@@ -15,6 +15,12 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("skylake", include_str!("../fixtures/profiles/skylake.toml")),
 ];
 
+/// The paper's Table I (Heiser & Elphinstone, TOCS 2016), as CSV.
+pub const TABLE1_CSV: &str = include_str!("../fixtures/table1.csv");
+
+/// Which preset, profile and guest ISA reproduce each Table I row.
+pub const TABLE1_RUNS: &str = include_str!("../fixtures/table1-runs.toml");
+
 /// A built-in kernel preset: (name, TOML).
 pub const PRESETS: &[(&str, &str)] = &[("sel4", include_str!("../fixtures/presets/sel4.toml"))];
 

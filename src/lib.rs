@@ -9,6 +9,7 @@
 //! - [`ipc`]: the one-way IPC experiment, measured as seL4's benchmark suite measures.
 //! - [`explain`]: one IPC taken apart, step by step, with the cycles of each step.
 //! - [`report`]: tables for people, JSON and CSV for programs.
+//! - [`table1`]: the paper's Table I, every row simulated next to the published figure.
 //! - [`builtin`]: the profiles, presets and guest programs shipped with l4sim.
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ pub mod ipc;
 pub mod machine;
 pub mod report;
 pub mod system;
+pub mod table1;
 
 pub use isa_arm;
 pub use isa_x86;

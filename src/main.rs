@@ -93,6 +93,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutFormat,
     },
+    /// The paper's Table I: every row's kernel on its machine, simulated next to the published cycles.
+    Table1 {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutFormat,
+    },
     /// Microarchitecture profiles.
     Model {
         #[command(subcommand)]
@@ -118,6 +124,14 @@ enum ModelCmd {
 
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
+        Command::Table1 { format } => {
+            let rows = l4sim::table1::run()?;
+            match format {
+                OutFormat::Table => print!("{}", l4sim::table1::to_table(&rows)),
+                OutFormat::Json => println!("{:#}", l4sim::table1::to_json(&rows)),
+                OutFormat::Csv => print!("{}", l4sim::table1::to_csv(&rows)),
+            }
+        }
         Command::Ipc {
             arch,
             uarch,
