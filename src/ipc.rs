@@ -6,6 +6,7 @@
 use crate::system::RunExit;
 use crate::system::{CapSpec, System, SystemConfig, ThreadSpec};
 use crate::{builtin, Error};
+use kernel::preset::IpcTarget;
 use kernel::types::{Rights, TcbId};
 use simcore::{Breakdown, Category};
 use std::time::Instant;
@@ -130,20 +131,36 @@ pub fn run_pingpong(cfg: &IpcConfig, trace: bool) -> Result<PingPong, Error> {
         builtin::guest(&dir, name).ok_or_else(|| Error::Unsupported(format!("no {name} guest for {dir}")))
     };
     let ep = sys.endpoint()?;
-    // The client is made runnable first and the server last: seL4 queues a resumed thread at the
-    // head of its priority, so the server runs first and is waiting in Recv when the client calls.
     let client_rights = Rights { read: false, write: true, grant: false, grant_reply: true };
-    let client = sys.thread(
-        ThreadSpec::new("client", guest("pingpong-client")?)
+    let client_spec = |dest: Option<u64>| -> Result<ThreadSpec<'static>, Error> {
+        let mut spec = ThreadSpec::new("client", guest("pingpong-client")?)
             .cap(1, CapSpec::Endpoint { ep, badge: 0x61, rights: client_rights })
             .patch("warmup", u64::from(cfg.warmup))
             .patch("samples", u64::from(cfg.samples))
-            .patch("extra_rounds", u64::from(cfg.speed_rounds)),
-    )?;
-    let server = sys.thread(
-        ThreadSpec::new("server", guest("pingpong-server")?)
-            .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ }),
-    )?;
+            .patch("extra_rounds", u64::from(cfg.speed_rounds));
+        if let Some(d) = dest {
+            spec = spec.patch("dest", d);
+        }
+        Ok(spec)
+    };
+    let server_spec = ThreadSpec::new("server", guest("pingpong-server")?)
+        .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ });
+    let (client, server) = if sys.kernel().design().ipc_target == IpcTarget::ThreadId {
+        // A thread-ID kernel: the client calls the server by its thread ID, so the server is
+        // created first; the client then runs first, and its first Call waits for the server's
+        // first receive (warm-up absorbs it).
+        let server = sys.thread(server_spec)?;
+        let id = sys.kernel().thread_id(server);
+        let client = sys.thread(client_spec(id)?)?;
+        (client, server)
+    } else {
+        // The client is made runnable first and the server last: seL4 queues a resumed thread at
+        // the head of its priority, so the server runs first and is waiting in Recv when the
+        // client calls.
+        let client = sys.thread(client_spec(None)?)?;
+        let server = sys.thread(server_spec)?;
+        (client, server)
+    };
     sys.record_counter_reads(true);
     sys.set_tracing(trace);
     let started = Instant::now();

@@ -4,10 +4,20 @@
 
 use crate::cspace;
 use crate::object::{layout, Cap, EpState, ThreadState};
+use crate::preset::IpcTarget;
 use crate::preset::StepId;
+use crate::types::Rights;
 use crate::types::{CPtr, MessageInfo, TcbId};
 use crate::Kernel;
 use simcore::Category;
+
+/// How a fastpath found its partner.
+enum Target {
+    /// Through a capability in this slot.
+    Slot(cspace::Lookup),
+    /// By thread ID.
+    Thread(TcbId),
+}
 
 impl Kernel {
     /// fastpath_mi_check: no extra caps and the message fits in registers.
@@ -19,6 +29,14 @@ impl Kernel {
     fn lookup_fp(&self, t: TcbId, cptr: u64) -> Option<cspace::Lookup> {
         let root = self.tcbs[t.0 as usize].cspace_root;
         cspace::resolve(&self.cnodes, root, CPtr(cptr), self.abi.word_bytes * 8, &mut Vec::new()).ok()
+    }
+
+    /// The memory a destination lookup reads: the capability slots, or the virtual TCB array.
+    fn touch_target(&mut self, t: TcbId, target: &Target) {
+        match target {
+            Target::Slot(l) => self.touch_slots(t, l),
+            Target::Thread(dest) => self.charge_thread_id_lookup(*dest),
+        }
     }
 
     fn touch_slots(&mut self, t: TcbId, l: &cspace::Lookup) {
@@ -35,8 +53,21 @@ impl Kernel {
             return false;
         }
         let cptr = self.reg(cur, self.abi.cap_or_badge);
-        let Some(l) = self.lookup_fp(cur, cptr) else { return false };
-        let Cap::Endpoint { ep, badge, rights } = l.cap else { return false };
+        // The destination: an endpoint capability (seL4), or a thread ID naming the receiver,
+        // whose receive queue is in its TCB (original L4); the receiver learns the sender's ID.
+        let (target, ep, badge, rights) = match self.design.ipc_target {
+            IpcTarget::Capability => {
+                let Some(l) = self.lookup_fp(cur, cptr) else { return false };
+                let Cap::Endpoint { ep, badge, rights } = l.cap else { return false };
+                (Target::Slot(l), ep, badge, rights)
+            }
+            IpcTarget::ThreadId => {
+                let Some(dest) = self.thread_by_id(cptr) else { return false };
+                let Some(ep) = self.tcbs[dest.0 as usize].own_ep else { return false };
+                let badge = self.thread_id(cur).unwrap_or(0);
+                (Target::Thread(dest), ep, badge, Rights::ALL)
+            }
+        };
         if !rights.write {
             return false;
         }
@@ -59,7 +90,8 @@ impl Kernel {
         // Committed: from here on this is fastpath_call's straight line.
         self.stats.fastpath_call += 1;
         self.charge_step(StepId::FastpathCall, Category::KernelPath);
-        self.touch_slots(cur, &l);
+        self.touch_target(cur, &target);
+        self.charge_timeout_check(cur);
         let ep_pa = self.endpoints[ep.0 as usize].paddr;
         self.touch(ep_pa, self.layout.ep_bytes);
         self.touch_tcb(dest, self.layout.tcb_queue, 16);
@@ -91,8 +123,19 @@ impl Kernel {
             return false;
         }
         let cptr = self.reg(cur, self.abi.cap_or_badge);
-        let Some(l) = self.lookup_fp(cur, cptr) else { return false };
-        let Cap::Endpoint { ep, rights, .. } = l.cap else { return false };
+        // The receive: on an endpoint capability (seL4), or open, on the thread's own queue
+        // (original L4), where the reply names the caller by its thread ID.
+        let (target, ep, rights) = match self.design.ipc_target {
+            IpcTarget::Capability => {
+                let Some(l) = self.lookup_fp(cur, cptr) else { return false };
+                let Cap::Endpoint { ep, rights, .. } = l.cap else { return false };
+                (Some(Target::Slot(l)), ep, rights)
+            }
+            IpcTarget::ThreadId => {
+                let Some(ep) = self.tcbs[cur.0 as usize].own_ep else { return false };
+                (None, ep, Rights::ALL)
+            }
+        };
         if !rights.read {
             return false;
         }
@@ -115,7 +158,9 @@ impl Kernel {
 
         self.stats.fastpath_reply_recv += 1;
         self.charge_step(StepId::FastpathReplyRecv, Category::KernelPath);
-        self.touch_slots(cur, &l);
+        let target = target.unwrap_or(Target::Thread(caller));
+        self.touch_target(cur, &target);
+        self.charge_timeout_check(cur);
         let ep_pa = self.endpoints[ep.0 as usize].paddr;
         self.touch(ep_pa, self.layout.ep_bytes);
         // The current thread waits on the endpoint (appended at the tail).

@@ -87,6 +87,9 @@ impl Kernel {
     /// sendIPC.
     pub(crate) fn send_ipc(&mut self, thread: TcbId, ep: EpId, a: SendArgs, mem: &mut dyn PhysMem) {
         self.charge_step(StepId::SendIpc, Category::KernelPath);
+        if a.blocking {
+            self.charge_timeout_check(thread);
+        }
         let ep_pa = self.endpoints[ep.0 as usize].paddr;
         self.touch(ep_pa, self.layout.ep_bytes);
         match self.endpoints[ep.0 as usize].state {
@@ -124,6 +127,9 @@ impl Kernel {
     /// receiveIPC (without bound notifications).
     pub(crate) fn receive_ipc(&mut self, thread: TcbId, ep: EpId, blocking: bool, mem: &mut dyn PhysMem) {
         self.charge_step(StepId::ReceiveIpc, Category::KernelPath);
+        if blocking {
+            self.charge_timeout_check(thread);
+        }
         let ep_pa = self.endpoints[ep.0 as usize].paddr;
         self.touch(ep_pa, self.layout.ep_bytes);
         match self.endpoints[ep.0 as usize].state {

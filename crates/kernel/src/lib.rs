@@ -30,7 +30,7 @@ pub mod vspace;
 use object::{
     CNode, Cap, Endpoint, EpState, Fault, Frame, Mapping, ObjectLayout, Tcb, ThreadState, VSpace, VmRights,
 };
-use preset::{KernelPreset, PresetError, StepId};
+use preset::{AddressSpaces, Design, IpcTarget, KernelPreset, KernelStack, PresetError, StepId};
 use simcore::{Asid, Category, CostModel, Cycles, PAddr, Primitive, RegisterAbi, UserContext, VAddr};
 use types::{CNodeId, EpId, FrameId, TcbId, VSpaceId};
 use vspace::{Translation, VSpaceGeometry};
@@ -200,6 +200,11 @@ pub struct Kernel {
     events: Vec<KernelEvent>,
     stats: KernelStats,
     preset_name: String,
+    /// The preset's design choices (Table IV), each a mechanism below.
+    pub(crate) design: Design,
+    /// Thread-ID kernels: kernel virtual address of the virtual TCB array (thread n's TCB at
+    /// `base + n * tcb_bytes`), a kernel region of its own, so that the TLB model sees it.
+    tcb_array_base: u64,
 }
 
 fn align_up(v: u64, a: u64) -> u64 {
@@ -248,6 +253,17 @@ impl Kernel {
             return Err(KernelError::Invalid("kernel text larger than the reserved kernel image".into()));
         }
         let step_price = StepId::ALL.iter().map(|id| cost.price_mix(&paths.step(*id).mix())).collect();
+        let design = cfg.preset.design();
+        let mut cost = cost;
+        if design.address_spaces != AddressSpaces::PageTable {
+            // Small spaces and FASS relocate every space to its own part of the (modified) virtual
+            // address space, so TLB entries and virtually tagged cache lines of different spaces
+            // never alias and a switch keeps them.
+            cost.set_tlb_tagged(true);
+            cost.set_space_tagged_caches(true);
+        }
+        let layout = ObjectLayout::for_word_bytes(cfg.abi.word_bytes);
+        let tcb_array_base = align_up(cfg.geometry.kernel_base + cfg.ram_size, 1 << 22);
         Ok(Kernel {
             step_price,
             cost,
@@ -256,7 +272,7 @@ impl Kernel {
             switch_seq,
             switch_seq_slowpath,
             thread_switch_seq,
-            layout: ObjectLayout::for_word_bytes(cfg.abi.word_bytes),
+            layout,
             trap_entry: cfg.trap_entry.clone(),
             trap_exit: cfg.trap_exit.clone(),
             text,
@@ -275,6 +291,8 @@ impl Kernel {
             events: Vec::new(),
             stats: KernelStats::default(),
             preset_name: cfg.preset.name.clone(),
+            design,
+            tcb_array_base,
         })
     }
 
@@ -419,8 +437,47 @@ impl Kernel {
             fault: None,
             queued: false,
             restart_pc: 0,
+            own_ep: None,
         });
-        Ok(TcbId((self.tcbs.len() - 1) as u32))
+        let t = TcbId((self.tcbs.len() - 1) as u32);
+        if self.design.ipc_target == IpcTarget::ThreadId {
+            // The thread's receive queue lives in its TCB (no separate object).
+            let paddr = paddr.offset(self.layout.tcb_queue);
+            self.endpoints.push(Endpoint { paddr, state: EpState::Idle, queue: Default::default() });
+            self.tcbs[t.0 as usize].own_ep = Some(EpId((self.endpoints.len() - 1) as u32));
+        }
+        Ok(t)
+    }
+
+    /// A thread's ID in a thread-ID kernel (design `ipc_target = "thread_id"`): what its IPC
+    /// partners pass as the destination. `None` in a capability kernel.
+    pub fn thread_id(&self, t: TcbId) -> Option<u64> {
+        (self.design.ipc_target == IpcTarget::ThreadId && (t.0 as usize) < self.tcbs.len())
+            .then(|| u64::from(t.0) + 1)
+    }
+
+    /// The thread a thread ID names, if any.
+    pub(crate) fn thread_by_id(&self, id: u64) -> Option<TcbId> {
+        let i = id.checked_sub(1)?;
+        (i < self.tcbs.len() as u64).then_some(TcbId(i as u32))
+    }
+
+    /// A thread-ID lookup: the lookup step, and the destination's TCB read through the virtual TCB
+    /// array (its own kernel virtual region, so the access can miss in the TLB).
+    pub(crate) fn charge_thread_id_lookup(&mut self, dest: TcbId) {
+        self.charge_step(StepId::ThreadIdLookup, Category::KernelPath);
+        let pa = self.tcbs[dest.0 as usize].paddr;
+        let va = VAddr(self.tcb_array_base + u64::from(dest.0 + 1) * self.layout.tcb_bytes);
+        self.kernel_access(va, pa.offset(self.layout.tcb_state), 8, false);
+    }
+
+    /// Timeouts (design `timeouts = true`): the IPC's timeout word examined; every experiment
+    /// uses infinite timeouts, so no wakeup-queue operation follows.
+    pub(crate) fn charge_timeout_check(&mut self, t: TcbId) {
+        if self.design.timeouts {
+            self.charge_step(StepId::TimeoutCheck, Category::KernelPath);
+            self.touch_tcb(t, self.layout.tcb_state, 8);
+        }
     }
 
     /// Sets a thread's IPC buffer address (seL4_TCB_SetIPCBuffer).
@@ -556,6 +613,11 @@ impl Kernel {
         self.stats
     }
 
+    /// The design choices the kernel runs with (the preset's, seL4's by default).
+    pub fn design(&self) -> &Design {
+        &self.design
+    }
+
     /// The preset's name.
     pub fn preset_name(&self) -> &str {
         &self.preset_name
@@ -631,6 +693,16 @@ impl Kernel {
     pub(crate) fn touch_tcb(&mut self, t: TcbId, offset: u64, bytes: u64) {
         if let Some(pa) = self.tcbs.get(t.0 as usize).map(|x| x.paddr) {
             self.touch(pa.offset(offset), bytes);
+        }
+    }
+
+    /// A process kernel (design `kernel_stack = "per_thread"`) leaving into another thread switches
+    /// to that thread's kernel stack, at the top of its TCB block.
+    pub(crate) fn charge_stack_switch(&mut self, next: TcbId) {
+        if self.design.kernel_stack == KernelStack::PerThread {
+            self.charge_step(StepId::StackSwitch, Category::KernelPath);
+            let top = self.layout.tcb_bytes - 64;
+            self.touch_tcb(next, top, 64);
         }
     }
 

@@ -263,6 +263,9 @@ pub struct Tcb {
     pub queued: bool,
     /// Where the thread resumes if restarted: its system call or faulting instruction (seL4's FaultIP).
     pub restart_pc: u64,
+    /// Thread-ID kernels (design `ipc_target = "thread_id"`): the queue of threads sending to this
+    /// one and the state of its receive, kept in the TCB as original L4 keeps it.
+    pub own_ep: Option<crate::types::EpId>,
 }
 
 /// An endpoint's state (seL4's `EPState`).

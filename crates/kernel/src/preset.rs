@@ -130,12 +130,52 @@ pub struct CodePaths {
     pub handle_fault: Step,
     /// Returning a syscall error.
     pub syscall_error: Step,
+    /// Design `ipc_target = "thread_id"`: finding the destination TCB from a thread ID through the
+    /// virtual TCB array, with the validity checks (once per IPC).
+    #[serde(default)]
+    pub thread_id_lookup: Option<Step>,
+    /// Design `timeouts = true`: examining the IPC's timeouts (once per IPC phase that could block).
+    #[serde(default)]
+    pub timeout_check: Option<Step>,
+    /// Design `kernel_stack = "per_thread"`: switching to the next thread's kernel stack (stack
+    /// pointer, and on x86 the TSS's ring-0 stack pointer), once per thread switch.
+    #[serde(default)]
+    pub stack_switch: Option<Step>,
 }
 
+/// The counts of a mechanism step the preset does not use.
+static NO_STEP: Step = Step {
+    alu: 0,
+    mul: 0,
+    load: 0,
+    store: 0,
+    branch: 0,
+    ldm: 0,
+    ldm_regs: 0,
+    stm: 0,
+    stm_regs: 0,
+    coproc_read: 0,
+    coproc_write: 0,
+    barrier: 0,
+    isb: 0,
+    source: None,
+    estimate: None,
+};
+
 impl CodePaths {
-    /// Every step with its name.
+    /// Every step the preset gives, with its name (the optional mechanism steps only if present).
     pub fn steps(&self) -> Vec<(&'static str, &Step)> {
-        StepId::ALL.iter().map(|id| (id.name(), self.step(*id))).collect()
+        StepId::ALL.iter().filter(|id| self.has(**id)).map(|id| (id.name(), self.step(*id))).collect()
+    }
+
+    /// True if the preset gives this step (always, except for the optional mechanism steps).
+    pub fn has(&self, id: StepId) -> bool {
+        match id {
+            StepId::ThreadIdLookup => self.thread_id_lookup.is_some(),
+            StepId::TimeoutCheck => self.timeout_check.is_some(),
+            StepId::StackSwitch => self.stack_switch.is_some(),
+            _ => true,
+        }
     }
 }
 
@@ -184,11 +224,17 @@ pub enum StepId {
     HandleFault,
     /// The `syscall_error` step.
     SyscallError,
+    /// The `thread_id_lookup` step (optional).
+    ThreadIdLookup,
+    /// The `timeout_check` step (optional).
+    TimeoutCheck,
+    /// The `stack_switch` step (optional).
+    StackSwitch,
 }
 
 impl StepId {
     /// Every step, in file order.
-    pub const ALL: [StepId; 21] = [
+    pub const ALL: [StepId; 24] = [
         StepId::Entry,
         StepId::Exit,
         StepId::FastpathCall,
@@ -210,6 +256,9 @@ impl StepId {
         StepId::TcbQueueOp,
         StepId::HandleFault,
         StepId::SyscallError,
+        StepId::ThreadIdLookup,
+        StepId::TimeoutCheck,
+        StepId::StackSwitch,
     ];
 
     /// The step's name in the preset file.
@@ -236,6 +285,9 @@ impl StepId {
             StepId::TcbQueueOp => "tcb_queue_op",
             StepId::HandleFault => "handle_fault",
             StepId::SyscallError => "syscall_error",
+            StepId::ThreadIdLookup => "thread_id_lookup",
+            StepId::TimeoutCheck => "timeout_check",
+            StepId::StackSwitch => "stack_switch",
         }
     }
 }
@@ -265,6 +317,9 @@ impl CodePaths {
             StepId::TcbQueueOp => &self.tcb_queue_op,
             StepId::HandleFault => &self.handle_fault,
             StepId::SyscallError => &self.syscall_error,
+            StepId::ThreadIdLookup => self.thread_id_lookup.as_ref().unwrap_or(&NO_STEP),
+            StepId::TimeoutCheck => self.timeout_check.as_ref().unwrap_or(&NO_STEP),
+            StepId::StackSwitch => self.stack_switch.as_ref().unwrap_or(&NO_STEP),
         }
     }
 }
@@ -313,6 +368,76 @@ pub struct X86Paging {
     pub estimate: Option<String>,
 }
 
+/// What an IPC names as its destination.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpcTarget {
+    /// An endpoint capability, looked up in the sender's CSpace (seL4).
+    #[default]
+    Capability,
+    /// A thread ID: the destination thread, found through the virtual TCB array (original L4,
+    /// Hazelnut, Pistachio, OKL4 before capabilities).
+    ThreadId,
+}
+
+/// Where the kernel runs on behalf of a thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelStack {
+    /// One kernel stack per CPU: an event kernel (seL4, OKL4, NOVA).
+    #[default]
+    PerCpu,
+    /// A kernel stack per thread, next to its TCB: a process kernel (original L4, Hazelnut,
+    /// Pistachio); a thread switch switches stacks.
+    PerThread,
+}
+
+/// How the kernel keeps address spaces apart on a switch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressSpaces {
+    /// A page-table switch; what the TLBs and caches keep is the hardware's (ASIDs, PCIDs, global
+    /// pages; a virtually tagged cache is flushed).
+    #[default]
+    PageTable,
+    /// Small address spaces (Liedtke, Pentium): small spaces share the page table and are
+    /// separated by segment bases and limits, so a switch between them reloads segments and keeps
+    /// the TLB.
+    SmallSpaces,
+    /// Fast address-space switching (Wiggins et al., ARMv5): spaces relocated by the FCSE PID and
+    /// tagged by ARM domains, so a switch writes the DACR and PID and keeps caches and TLBs.
+    Fass,
+}
+
+/// The design choices of the paper's Table IV that change what an IPC does, each a mechanism of
+/// the kernel (absent: seL4's choices).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Design {
+    /// What an IPC names.
+    #[serde(default)]
+    pub ipc_target: IpcTarget,
+    /// IPC carries timeouts, examined on every IPC (`timeout_check` step).
+    #[serde(default)]
+    pub timeouts: bool,
+    /// Kernel stacks.
+    #[serde(default)]
+    pub kernel_stack: KernelStack,
+    /// Address-space separation.
+    #[serde(default)]
+    pub address_spaces: AddressSpaces,
+    /// Lazy scheduling (Liedtke): a thread that blocks in IPC stays in the ready queue, to be
+    /// removed when the scheduler next meets it; otherwise it is dequeued when it blocks.
+    #[serde(default)]
+    pub lazy_scheduling: bool,
+    /// Where the design was read.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Why it is an assumption.
+    #[serde(default)]
+    pub estimate: Option<String>,
+}
+
 /// A kernel preset.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -341,6 +466,9 @@ pub struct KernelPreset {
     /// (e.g. x86-64 seL4 writes the GS base for the new thread's IPC buffer), per architecture.
     #[serde(default)]
     pub thread_switch: BTreeMap<String, Vec<String>>,
+    /// The design choices (absent: seL4's).
+    #[serde(default)]
+    pub design: Option<Design>,
 }
 
 /// Why a preset could not be loaded or used.
@@ -409,6 +537,25 @@ impl KernelPreset {
                 }
                 if let Some(n) = t.entry.iter().chain(&t.exit).find(|n| primitive_from_name(n).is_none()) {
                     return Err(invalid(format!("trap.{isa}: unknown primitive `{n}`")));
+                }
+            }
+        }
+        if let Some(d) = &p.design {
+            if d.source.is_some() == d.estimate.is_some() {
+                return Err(invalid("design: give exactly one of `source` or `estimate`".into()));
+            }
+            for (isa, paths) in &p.code {
+                for (needed, id) in [
+                    (d.ipc_target == IpcTarget::ThreadId, StepId::ThreadIdLookup),
+                    (d.timeouts, StepId::TimeoutCheck),
+                    (d.kernel_stack == KernelStack::PerThread, StepId::StackSwitch),
+                ] {
+                    if needed && !paths.has(id) {
+                        return Err(invalid(format!(
+                            "code.{isa}.{}: required by the design, missing",
+                            id.name()
+                        )));
+                    }
                 }
             }
         }
@@ -498,8 +645,32 @@ impl KernelPreset {
         self.x86.get(isa).cloned().unwrap_or_default()
     }
 
+    /// The design choices (seL4's where the preset gives none).
+    pub fn design(&self) -> Design {
+        self.design.clone().unwrap_or_default()
+    }
+
     /// How many steps (for `isa`) are estimates.
     pub fn estimate_count(&self, isa: &str) -> usize {
         self.code.get(isa).map_or(0, |c| c.steps().iter().filter(|(_, s)| s.is_estimate()).count())
+    }
+
+    /// How many of the steps a fastpath one-way IPC charges (for `isa`) are estimates: entry,
+    /// exit, the two fastpath steps, the register copy and the design's mechanism steps.
+    pub fn fastpath_estimate_count(&self, isa: &str) -> usize {
+        let Some(c) = self.code.get(isa) else { return 0 };
+        [
+            StepId::Entry,
+            StepId::Exit,
+            StepId::FastpathCall,
+            StepId::FastpathReplyRecv,
+            StepId::CopyMr,
+            StepId::ThreadIdLookup,
+            StepId::TimeoutCheck,
+            StepId::StackSwitch,
+        ]
+        .iter()
+        .filter(|id| c.has(**id) && c.step(**id).is_estimate())
+        .count()
     }
 }

@@ -115,12 +115,18 @@ impl Kernel {
     }
 
     pub(crate) fn sched_enqueue(&mut self, t: TcbId) {
+        if self.design.lazy_scheduling && self.tcbs[t.0 as usize].queued {
+            return; // lazy scheduling: still queued from before it blocked
+        }
         self.charge_step(StepId::TcbQueueOp, Category::KernelPath);
         self.touch_tcb(t, self.layout.tcb_queue, 8);
         self.sched.enqueue(&mut self.tcbs, t);
     }
 
     pub(crate) fn sched_append(&mut self, t: TcbId) {
+        if self.design.lazy_scheduling && self.tcbs[t.0 as usize].queued {
+            return;
+        }
         self.charge_step(StepId::TcbQueueOp, Category::KernelPath);
         self.touch_tcb(t, self.layout.tcb_queue, 8);
         self.sched.append(&mut self.tcbs, t);
@@ -173,19 +179,33 @@ impl Kernel {
         self.sched.action = SchedulerAction::ResumeCurrentThread;
     }
 
-    /// chooseThread: the head of the highest non-empty ready queue, or idle.
+    /// chooseThread: the head of the highest non-empty ready queue, or idle. With lazy
+    /// scheduling the queues may still hold threads that blocked since they were queued: each one
+    /// met at a head is removed now (the deferred dequeue), and the search goes on.
     fn choose_thread(&mut self) {
         self.charge_step(StepId::ChooseThread, Category::KernelPath);
-        match self.sched.highest().and_then(|p| self.sched.head(p)) {
-            Some(t) => self.switch_to_thread(t),
-            None => self.current = None,
+        loop {
+            match self.sched.highest().and_then(|p| self.sched.head(p)) {
+                Some(t) if self.design.lazy_scheduling && !self.tcbs[t.0 as usize].state.is_runnable() => {
+                    self.sched_dequeue(t);
+                }
+                Some(t) => return self.switch_to_thread(t),
+                None => {
+                    self.current = None;
+                    return;
+                }
+            }
         }
     }
 
-    /// switchToThread: the thread leaves the ready queue (Benno) and becomes current.
+    /// switchToThread: the thread becomes current. Benno scheduling (seL4) takes it out of the
+    /// ready queue; lazy scheduling (Liedtke) leaves it there, so that blocking in IPC needs no
+    /// queue operation.
     pub(crate) fn switch_to_thread(&mut self, t: TcbId) {
         self.charge_step(StepId::SwitchToThread, Category::KernelPath);
-        self.sched_dequeue(t);
+        if !self.design.lazy_scheduling {
+            self.sched_dequeue(t);
+        }
         self.current = Some(t);
     }
 

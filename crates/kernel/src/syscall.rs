@@ -1,11 +1,11 @@
 //! Kernel entry: `handleSyscall` and the fault entries, the invocation decoder, and the exit
 //! back to user mode. One function per system call, one shared tail.
 
-use crate::cspace::LookupFault;
+use crate::cspace::{LookupFault, SlotRef};
 use crate::ipc::{ReplySlot, SendArgs};
 use crate::object::{layout, Cap, Fault, ThreadState};
-use crate::preset::StepId;
-use crate::types::{MessageInfo, SysError, Syscall, TcbId};
+use crate::preset::{IpcTarget, StepId};
+use crate::types::{MessageInfo, Rights, SysError, Syscall, TcbId};
 use crate::{Event, Kernel, Resume};
 use simcore::Primitive;
 use simcore::{Category, PhysMem};
@@ -96,11 +96,28 @@ impl Kernel {
         None
     }
 
+    /// What a Call or Send names: the capability and its slot (seL4), or, in a thread-ID kernel,
+    /// the destination thread's own receive queue as an endpoint capability badged with the
+    /// sender's thread ID (no slot). An unknown thread ID is an invalid root, as seL4 reports an
+    /// empty CSpace.
+    fn lookup_ipc_target(&mut self, t: TcbId, cptr: u64) -> Result<(Cap, Option<SlotRef>), LookupFault> {
+        match self.design.ipc_target {
+            IpcTarget::Capability => self.lookup_cap(t, cptr).map(|l| (l.cap, Some(l.slot))),
+            IpcTarget::ThreadId => {
+                let dest = self.thread_by_id(cptr).ok_or(LookupFault::InvalidRoot)?;
+                self.charge_thread_id_lookup(dest);
+                let ep = self.tcbs[dest.0 as usize].own_ep.ok_or(LookupFault::InvalidRoot)?;
+                let badge = self.thread_id(t).unwrap_or(0);
+                Ok((Cap::Endpoint { ep, badge, rights: Rights::ALL }, None))
+            }
+        }
+    }
+
     /// handleInvocation: Call, Send, NBSend on a capability.
     fn handle_invocation(&mut self, t: TcbId, is_call: bool, blocking: bool, mem: &mut dyn PhysMem) {
         let cptr = self.reg(t, self.abi.cap_or_badge);
         let info = MessageInfo::from_word(self.reg(t, self.abi.msg_info));
-        let lookup = match self.lookup_cap(t, cptr) {
+        let lookup = match self.lookup_ipc_target(t, cptr) {
             Ok(l) => l,
             Err(lf) => {
                 if blocking {
@@ -114,7 +131,7 @@ impl Kernel {
             }
         };
         self.charge_step(StepId::DecodeInvocation, Category::KernelPath);
-        let result = match lookup.cap {
+        let result = match lookup.0 {
             Cap::Endpoint { ep, badge, rights } => {
                 if !rights.write {
                     Err((SysError::InvalidCapability, vec![0]))
@@ -132,11 +149,14 @@ impl Kernel {
                 }
             }
             Cap::Reply { master: true, .. } | Cap::Null => Err((SysError::InvalidCapability, vec![0])),
-            Cap::Reply { tcb: caller, master: false, can_grant } => {
-                self.set_state(t, ThreadState::Restart);
-                self.do_reply_transfer(t, caller, ReplySlot::Slot(lookup.slot), can_grant, mem);
-                Ok(())
-            }
+            Cap::Reply { tcb: caller, master: false, can_grant } => match lookup.1 {
+                Some(slot) => {
+                    self.set_state(t, ThreadState::Restart);
+                    self.do_reply_transfer(t, caller, ReplySlot::Slot(slot), can_grant, mem);
+                    Ok(())
+                }
+                None => Err((SysError::InvalidCapability, vec![0])),
+            },
             // Invocations of other objects arrive with the complete kernel (Step 4); until then
             // they are refused the way seL4 refuses an operation the object does not support.
             Cap::CNode { .. } | Cap::Tcb { .. } | Cap::VSpace { .. } | Cap::Frame { .. } => {
@@ -164,6 +184,14 @@ impl Kernel {
     /// handleRecv (endpoints; notifications arrive with the complete kernel).
     fn handle_recv(&mut self, t: TcbId, blocking: bool, mem: &mut dyn PhysMem) {
         let cptr = self.reg(t, self.abi.cap_or_badge);
+        if self.design.ipc_target == IpcTarget::ThreadId {
+            // Thread-ID kernels receive on the thread's own queue (an open wait).
+            if let Some(ep) = self.tcbs[t.0 as usize].own_ep {
+                self.delete_caller_cap(t);
+                self.receive_ipc(t, ep, blocking, mem);
+            }
+            return;
+        }
         match self.lookup_cap(t, cptr) {
             Err(lf) => {
                 self.handle_fault(t, Fault::CapFault { addr: cptr, in_recv_phase: true, lookup: lf }, mem);
@@ -230,6 +258,7 @@ impl Kernel {
         };
         if prev != Some(n) {
             self.note_switch(n, fastpath);
+            self.charge_stack_switch(n);
         }
         self.charge_step(StepId::Exit, Category::StateRestore);
         if prev != Some(n) {

@@ -182,6 +182,9 @@ pub struct CostModel {
     tlb_tagged: bool,
     global_pages: bool,
     virtually_tagged: bool,
+    /// Virtually tagged lines of different address spaces do not alias (the kernel relocates each
+    /// space, e.g. ARM FCSE PIDs), so a switch keeps them.
+    space_tagged_caches: bool,
     l1i_line: u64,
     l1d_line: u64,
     l2_hit: f64,
@@ -227,6 +230,7 @@ impl CostModel {
             tlb_tagged: p.itlb.asid_tagged && p.dtlb.asid_tagged && p.main_tlb.asid_tagged,
             global_pages: p.family() != Some(Family::X86) || p.features.global_pages,
             virtually_tagged: p.cache_flags.virtually_tagged,
+            space_tagged_caches: false,
             l1i_line: p.l1i.line_bytes.as_u64().max(4),
             l1d_line: p.l1d.line_bytes.as_u64().max(4),
             l2_hit: opt_value(&p.l2.hit_cycles),
@@ -410,7 +414,7 @@ impl CostModel {
                 }
             }
         }
-        if asid != self.asid && self.virtually_tagged {
+        if asid != self.asid && self.virtually_tagged && !self.space_tagged_caches {
             self.l1i.flush_non_global();
             self.l1d.flush_non_global();
         }
@@ -421,6 +425,13 @@ impl CostModel {
     /// PCIDs when the kernel uses them). Starts as the profile's `asid_tagged` flags say.
     pub fn set_tlb_tagged(&mut self, tagged: bool) {
         self.tlb_tagged = tagged;
+    }
+
+    /// Whether the kernel keeps address spaces apart in a virtually tagged cache (ARM FCSE PIDs
+    /// relocate each space, so lines of different spaces do not alias and a switch keeps them).
+    /// No effect on physically tagged caches.
+    pub fn set_space_tagged_caches(&mut self, on: bool) {
+        self.space_tagged_caches = on;
     }
 
     /// Whether global TLB entries survive an address-space switch: true on ARM, the CPU's PGE
@@ -553,7 +564,8 @@ impl CostModel {
         // Virtually tagged lines carry no ASID on such hardware; global (kernel) lines survive a switch.
         // (one pseudo-ASID for every user line, so that a switch can invalidate them); physically
         // tagged lines are valid in every address space.
-        let (tag, fill_global) = if self.virtually_tagged { (Some(0), global) } else { (None, true) };
+        let space = if self.space_tagged_caches { self.asid.0 } else { 0 };
+        let (tag, fill_global) = if self.virtually_tagged { (Some(space), global) } else { (None, true) };
         let (start, end) = if self.virtually_tagged { (va.0, va.0 + bytes) } else { (pa.0, pa.0 + bytes) };
         let mut cache = 0.0;
         let mut a = start & !(line - 1);
