@@ -22,7 +22,14 @@ pub const TABLE1_CSV: &str = include_str!("../fixtures/table1.csv");
 pub const TABLE1_RUNS: &str = include_str!("../fixtures/table1-runs.toml");
 
 /// A built-in kernel preset: (name, TOML).
-pub const PRESETS: &[(&str, &str)] = &[("sel4", include_str!("../fixtures/presets/sel4.toml"))];
+pub const PRESETS: &[(&str, &str)] = &[
+    ("sel4", include_str!("../fixtures/presets/sel4.toml")),
+    ("original-l4-486", include_str!("../fixtures/presets/original-l4-486.toml")),
+    ("original-l4-pentium", include_str!("../fixtures/presets/original-l4-pentium.toml")),
+    ("hazelnut", include_str!("../fixtures/presets/hazelnut.toml")),
+    ("nova", include_str!("../fixtures/presets/nova.toml")),
+    ("okl4", include_str!("../fixtures/presets/okl4.toml")),
+];
 
 /// A built-in guest program: (architecture or flavour directory, e.g. `ia32-int`, name, ELF bytes).
 pub const GUESTS: &[(&str, &str, &[u8])] = &[

@@ -6,7 +6,7 @@
 use crate::system::RunExit;
 use crate::system::{CapSpec, System, SystemConfig, ThreadSpec};
 use crate::{builtin, Error};
-use kernel::preset::IpcTarget;
+use kernel::preset::{AddressSpaces, IpcTarget};
 use kernel::types::{Rights, TcbId};
 use simcore::{Breakdown, Category};
 use std::time::Instant;
@@ -82,7 +82,8 @@ pub struct IpcResult {
     pub paths: (u64, u64, u64),
     /// Estimated parameters in the profile.
     pub profile_estimates: usize,
-    /// Estimated steps in the preset (for this ISA).
+    /// Estimates in the preset that this IPC depends on: estimated steps on the fastpath one-way
+    /// path, an estimated design, kernel entry or x86 translation choice.
     pub preset_estimates: usize,
     /// Host speed.
     pub host: HostStats,
@@ -249,10 +250,16 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
     let (entry, exit) = sys.trap_primitives();
     let kernel_entry = format!("{} / {}", keys(entry), keys(exit));
     let cost = sys.kernel().cost();
-    let tlb_policy = match (cost.tlb_tagged(), cost.global_pages()) {
-        (true, _) => "tagged (ASID/PCID): no flush on a switch".to_string(),
-        (false, true) => "untagged: a switch flushes all but global (kernel) entries".to_string(),
-        (false, false) => "untagged, no global pages: a switch flushes every entry".to_string(),
+    let tlb_policy = match (sys.kernel().design().address_spaces, cost.tlb_tagged(), cost.global_pages()) {
+        (AddressSpaces::SmallSpaces, ..) => {
+            "small address spaces (segments): no page-table switch, no flush between them".to_string()
+        }
+        (AddressSpaces::Fass, ..) => {
+            "FASS (ARM domains + FCSE PID): no TLB or cache flush on a switch".to_string()
+        }
+        (_, true, _) => "tagged (ASID/PCID): no flush on a switch".to_string(),
+        (_, false, true) => "untagged: a switch flushes all but global (kernel) entries".to_string(),
+        (_, false, false) => "untagged, no global pages: a switch flushes every entry".to_string(),
     };
     Ok(IpcResult {
         arch,
@@ -270,7 +277,11 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         reply: stats(&replies),
         paths: (st.fastpath_call, st.fastpath_reply_recv, st.slowpath),
         profile_estimates: profile.estimate_count(),
-        preset_estimates: cfg.system.preset.estimate_count("aarch32"),
+        preset_estimates: {
+            let isa = sys.isa();
+            let cost = simcore::CostModel::new(profile.clone());
+            cfg.system.preset.ipc_estimate_count(isa, |p| cost.try_price_primitive(p).is_some())
+        },
         host: HostStats {
             seconds,
             ipcs,

@@ -196,7 +196,12 @@ impl System {
         self.facts.entry
     }
 
-    /// The kernel entry and exit primitives used on this system.
+    /// The ISA family whose kernel paths the preset supplies (`aarch32`, `ia32`, `x86_64`).
+    pub fn isa(&self) -> &'static str {
+        self.facts.isa
+    }
+
+    /// The kernel entry and exit primitives (the preset's choice for this CPU).
     pub fn trap_primitives(&self) -> &(Vec<simcore::Primitive>, Vec<simcore::Primitive>) {
         &self.facts.trap
     }

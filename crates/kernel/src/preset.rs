@@ -655,6 +655,17 @@ impl KernelPreset {
         self.code.get(isa).map_or(0, |c| c.steps().iter().filter(|(_, s)| s.is_estimate()).count())
     }
 
+    /// How many estimates a fastpath one-way IPC on `isa` depends on: the estimated steps it charges
+    /// (see [`KernelPreset::fastpath_estimate_count`]), and the design, the kernel entry chosen for
+    /// the CPU (`has` says which primitives it has) and the x86 translation choices where those are
+    /// marked as estimates.
+    pub fn ipc_estimate_count(&self, isa: &str, has: impl Fn(Primitive) -> bool) -> usize {
+        self.fastpath_estimate_count(isa)
+            + self.design.as_ref().map_or(0, |d| usize::from(d.estimate.is_some()))
+            + self.trap_for(isa, has).map_or(0, |t| usize::from(t.estimate.is_some()))
+            + self.x86.get(isa).map_or(0, |x| usize::from(x.estimate.is_some()))
+    }
+
     /// How many of the steps a fastpath one-way IPC charges (for `isa`) are estimates: entry,
     /// exit, the two fastpath steps, the register copy and the design's mechanism steps.
     pub fn fastpath_estimate_count(&self, isa: &str) -> usize {
