@@ -13,6 +13,9 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("nehalem", include_str!("../fixtures/profiles/nehalem.toml")),
     ("haswell", include_str!("../fixtures/profiles/haswell.toml")),
     ("skylake", include_str!("../fixtures/profiles/skylake.toml")),
+    ("r4700", include_str!("../fixtures/profiles/r4700.toml")),
+    ("alpha21064", include_str!("../fixtures/profiles/alpha21064.toml")),
+    ("itanium2", include_str!("../fixtures/profiles/itanium2.toml")),
 ];
 
 /// The paper's Table I (Heiser & Elphinstone, TOCS 2016), as CSV.
@@ -29,6 +32,9 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("hazelnut", include_str!("../fixtures/presets/hazelnut.toml")),
     ("nova", include_str!("../fixtures/presets/nova.toml")),
     ("okl4", include_str!("../fixtures/presets/okl4.toml")),
+    ("l4-mips", include_str!("../fixtures/presets/l4-mips.toml")),
+    ("l4-alpha", include_str!("../fixtures/presets/l4-alpha.toml")),
+    ("pistachio-ia64", include_str!("../fixtures/presets/pistachio-ia64.toml")),
 ];
 
 /// A built-in guest program: (architecture or flavour directory, e.g. `ia32-int`, name, ELF bytes).

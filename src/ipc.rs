@@ -8,7 +8,8 @@ use crate::system::{CapSpec, System, SystemConfig, ThreadSpec};
 use crate::{builtin, Error};
 use kernel::preset::{AddressSpaces, IpcTarget};
 use kernel::types::{Rights, TcbId};
-use simcore::{Breakdown, Category};
+use kernel::Kernel;
+use simcore::{Breakdown, Category, Primitive};
 use std::time::Instant;
 
 /// What to measure.
@@ -49,6 +50,26 @@ pub struct HostStats {
     pub ipcs_per_second: f64,
 }
 
+/// How an IPC figure was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    /// The ping-pong ran as machine code on the emulated CPU and MMU.
+    Emulated,
+    /// The CPU cannot be emulated: the kernel's paths ran on the cost model with a scripted user
+    /// side (see [`crate::model_only`]).
+    ModelOnly,
+}
+
+impl RunKind {
+    /// `emulated` or `model-only`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunKind::Emulated => "emulated",
+            RunKind::ModelOnly => "model-only",
+        }
+    }
+}
+
 /// The result of an IPC experiment.
 #[derive(Clone, Debug)]
 pub struct IpcResult {
@@ -64,6 +85,8 @@ pub struct IpcResult {
     pub kernel: String,
     /// Fastpath on.
     pub fastpath: bool,
+    /// Emulated or model-only.
+    pub run_kind: RunKind,
     /// Kernel entry and exit primitives, e.g. `sysenter / sysexit` (the preset's choice for the CPU).
     pub kernel_entry: String,
     /// What survives an address-space switch in the TLBs, e.g. `untagged, global kernel pages`.
@@ -96,6 +119,47 @@ fn median_index(values: &[u64]) -> usize {
     let mut idx: Vec<usize> = (0..values.len()).collect();
     idx.sort_by_key(|&i| (values[i], i));
     idx[(idx.len() - 1) / 2]
+}
+
+/// Median, minimum and maximum of measured samples, with the median sample's breakdown.
+pub(crate) fn stats(v: &[(u64, Breakdown)]) -> Stats {
+    let vals: Vec<u64> = v.iter().map(|x| x.0).collect();
+    let m = median_index(&vals);
+    Stats {
+        median: vals[m],
+        min: vals.iter().copied().min().unwrap_or(0),
+        max: vals.iter().copied().max().unwrap_or(0),
+        breakdown: v[m].1,
+    }
+}
+
+/// `entry / exit` as the primitive keys, e.g. `sysenter / sysexit`.
+pub(crate) fn kernel_entry_text(entry: &[Primitive], exit: &[Primitive]) -> String {
+    let keys = |ps: &[Primitive]| ps.iter().map(|p| p.key()).collect::<Vec<_>>().join("+");
+    format!("{} / {}", keys(entry), keys(exit))
+}
+
+/// What survives an address-space switch in the TLBs (and virtually tagged caches), in words.
+pub(crate) fn tlb_policy_text(k: &Kernel) -> String {
+    let cost = k.cost();
+    match (k.design().address_spaces, cost.tlb_tagged(), cost.global_pages()) {
+        (AddressSpaces::SmallSpaces, ..) => {
+            "small address spaces (segments): no page-table switch, no flush between them".to_string()
+        }
+        (AddressSpaces::Fass, ..) => {
+            "FASS (ARM domains + FCSE PID): no TLB or cache flush on a switch".to_string()
+        }
+        (_, true, _) => "tagged (ASID/PCID): no flush on a switch".to_string(),
+        (_, false, true) => "untagged: a switch flushes all but global (kernel) entries".to_string(),
+        (_, false, false) => "untagged, no global pages: a switch flushes every entry".to_string(),
+    }
+}
+
+/// The preset's estimates that a one-way IPC on `isa` depends on (see
+/// [`KernelPreset::ipc_estimate_count`](kernel::preset::KernelPreset::ipc_estimate_count)).
+pub(crate) fn preset_estimates(system: &SystemConfig, isa: &str) -> usize {
+    let cost = simcore::CostModel::new(system.profile.clone());
+    system.preset.ipc_estimate_count(isa, |p| cost.try_price_primitive(p).is_some())
 }
 
 /// A finished ping-pong run: the system after the run and what the experiment needs from it.
@@ -178,6 +242,9 @@ pub fn run_pingpong(cfg: &IpcConfig, trace: bool) -> Result<PingPong, Error> {
 
 /// Runs the client/server ping-pong and measures it.
 pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
+    if crate::model_only::is_model_only(&cfg.system.arch) {
+        return crate::model_only::run(cfg);
+    }
     let PingPong { sys, client, server, iterations, seconds } = run_pingpong(cfg, false)?;
     let arch = cfg.system.arch.clone();
     let err = sys.read_words(client, "error_info", 1)?;
@@ -233,34 +300,10 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
             replies.push((reply, br));
         }
     }
-    let stats = |v: &[(u64, Breakdown)]| {
-        let vals: Vec<u64> = v.iter().map(|x| x.0).collect();
-        let m = median_index(&vals);
-        Stats {
-            median: vals[m],
-            min: vals.iter().copied().min().unwrap_or(0),
-            max: vals.iter().copied().max().unwrap_or(0),
-            breakdown: v[m].1,
-        }
-    };
     let st = sys.kernel().stats();
     let ipcs = 2 * (u64::from(iterations) + u64::from(cfg.speed_rounds));
     let profile = &cfg.system.profile;
-    let keys = |ps: &[simcore::Primitive]| ps.iter().map(|p| p.key()).collect::<Vec<_>>().join("+");
     let (entry, exit) = sys.trap_primitives();
-    let kernel_entry = format!("{} / {}", keys(entry), keys(exit));
-    let cost = sys.kernel().cost();
-    let tlb_policy = match (sys.kernel().design().address_spaces, cost.tlb_tagged(), cost.global_pages()) {
-        (AddressSpaces::SmallSpaces, ..) => {
-            "small address spaces (segments): no page-table switch, no flush between them".to_string()
-        }
-        (AddressSpaces::Fass, ..) => {
-            "FASS (ARM domains + FCSE PID): no TLB or cache flush on a switch".to_string()
-        }
-        (_, true, _) => "tagged (ASID/PCID): no flush on a switch".to_string(),
-        (_, false, true) => "untagged: a switch flushes all but global (kernel) entries".to_string(),
-        (_, false, false) => "untagged, no global pages: a switch flushes every entry".to_string(),
-    };
     Ok(IpcResult {
         arch,
         uarch: profile.name.clone(),
@@ -268,8 +311,9 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         mhz: profile.mhz.value,
         kernel: cfg.system.preset.name.clone(),
         fastpath: cfg.system.fastpath,
-        kernel_entry,
-        tlb_policy,
+        run_kind: RunKind::Emulated,
+        kernel_entry: kernel_entry_text(entry, exit),
+        tlb_policy: tlb_policy_text(sys.kernel()),
         samples: cfg.samples,
         warmup: cfg.warmup,
         counter_overhead,
@@ -277,11 +321,7 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         reply: stats(&replies),
         paths: (st.fastpath_call, st.fastpath_reply_recv, st.slowpath),
         profile_estimates: profile.estimate_count(),
-        preset_estimates: {
-            let isa = sys.isa();
-            let cost = simcore::CostModel::new(profile.clone());
-            cfg.system.preset.ipc_estimate_count(isa, |p| cost.try_price_primitive(p).is_some())
-        },
+        preset_estimates: preset_estimates(&cfg.system, sys.isa()),
         host: HostStats {
             seconds,
             ipcs,

@@ -7,6 +7,7 @@
 //!
 //! - [`system`]: build a system (threads from ELF images, endpoints, capabilities) and run it.
 //! - [`ipc`]: the one-way IPC experiment, measured as seL4's benchmark suite measures.
+//! - [`model_only`]: the ping-pong on cores that cannot be emulated (MIPS64, Alpha, IA-64).
 //! - [`explain`]: one IPC taken apart, step by step, with the cycles of each step.
 //! - [`report`]: tables for people, JSON and CSV for programs.
 //! - [`table1`]: the paper's Table I, every row simulated next to the published figure.
@@ -17,6 +18,7 @@ pub mod builtin;
 pub mod explain;
 pub mod ipc;
 pub mod machine;
+pub mod model_only;
 pub mod report;
 pub mod system;
 pub mod table1;

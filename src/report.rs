@@ -1,7 +1,7 @@
 //! Output formats: a table for people, JSON and CSV for programs. Data goes to stdout; only the
 //! `host` part of a result depends on the machine running the simulation.
 
-use crate::ipc::{IpcResult, Stats};
+use crate::ipc::{IpcResult, RunKind, Stats};
 use serde_json::{json, Map, Value};
 use simcore::{Breakdown, Category};
 use std::fmt::Write as _;
@@ -46,6 +46,7 @@ pub fn ipc_json(r: &IpcResult, with_host: bool) -> Value {
         "mhz": r.mhz,
         "kernel": r.kernel,
         "fastpath": r.fastpath,
+        "run_kind": r.run_kind.name(),
         "kernel_entry": r.kernel_entry,
         "tlb_policy": r.tlb_policy,
         "samples": r.samples,
@@ -77,7 +78,7 @@ pub fn ipc_json(r: &IpcResult, with_host: bool) -> Value {
 
 /// The result as CSV: one row per direction, breakdown categories as columns.
 pub fn ipc_csv(r: &IpcResult, with_host: bool) -> String {
-    let mut out = String::from("arch,uarch,kernel,mhz,direction,median,min,max");
+    let mut out = String::from("arch,uarch,kernel,mhz,run_kind,direction,median,min,max");
     for c in Category::ALL {
         out.push(',');
         out.push_str(c.name());
@@ -89,8 +90,15 @@ pub fn ipc_csv(r: &IpcResult, with_host: bool) -> String {
     for (dir, s) in [("call", &r.call), ("reply", &r.reply)] {
         let _ = write!(
             out,
-            "{},{},{},{},{dir},{},{},{}",
-            r.arch, r.uarch, r.kernel, r.mhz, s.median, s.min, s.max
+            "{},{},{},{},{},{dir},{},{},{}",
+            r.arch,
+            r.uarch,
+            r.kernel,
+            r.mhz,
+            r.run_kind.name(),
+            s.median,
+            s.min,
+            s.max
         );
         for c in Category::ALL {
             let _ = write!(out, ",{}", s.breakdown.get(c));
@@ -112,11 +120,23 @@ pub fn ipc_table(r: &IpcResult, with_host: bool) -> String {
         r.kernel, r.uarch, r.machine, r.mhz, r.arch
     );
     let _ = writeln!(o, "kernel entry/exit: {}; TLBs: {}", r.kernel_entry, r.tlb_policy);
-    let _ = writeln!(
-        o,
-        "measured as sel4bench does: {} samples after {} warm-up round trips, counter overhead {} cycles subtracted",
-        r.samples, r.warmup, r.counter_overhead
-    );
+    match r.run_kind {
+        RunKind::Emulated => {
+            let _ = writeln!(
+                o,
+                "measured as sel4bench does: {} samples after {} warm-up round trips, counter overhead {} cycles subtracted",
+                r.samples, r.warmup, r.counter_overhead
+            );
+        }
+        RunKind::ModelOnly => {
+            let _ = writeln!(
+                o,
+                "MODEL-ONLY run (this CPU cannot be emulated): the kernel's paths on the cost model, the user side \
+                 scripted; {} samples after {} warm-up round trips",
+                r.samples, r.warmup
+            );
+        }
+    }
     let _ = writeln!(o);
     let _ = writeln!(o, "{:<8} {:>8} {:>8} {:>8} {:>10}", "", "median", "min", "max", "median ns");
     for (dir, s) in [("call", &r.call), ("reply", &r.reply)] {

@@ -68,15 +68,18 @@ struct RunFile {
 pub enum RunKind {
     /// The ping-pong ran as machine code on the emulated CPU.
     Emulated,
+    /// The CPU cannot be emulated: the kernel's paths ran with a scripted user side.
+    ModelOnly,
     /// Not simulated yet; the reason says what is missing.
     NotModelled(String),
 }
 
 impl RunKind {
-    /// `emulated` or `not-modelled`.
+    /// `emulated`, `model-only` or `not-modelled`.
     pub fn name(&self) -> &'static str {
         match self {
             RunKind::Emulated => "emulated",
+            RunKind::ModelOnly => "model-only",
             RunKind::NotModelled(_) => "not-modelled",
         }
     }
@@ -182,16 +185,23 @@ fn missing(spec: &RunSpec) -> Option<String> {
 }
 
 /// Simulates one row.
-fn simulate(spec: &RunSpec) -> Result<Simulated, Error> {
+fn simulate(spec: &RunSpec) -> Result<(RunKind, Simulated), Error> {
     let system = SystemConfig::builtin(&spec.arch, &spec.profile, &spec.preset)?;
     let r = ipc::run(&IpcConfig { system, samples: SAMPLES, warmup: WARMUP, speed_rounds: 0 })?;
-    Ok(Simulated {
-        cycles: r.call.median,
-        breakdown: r.call.breakdown,
-        estimated_parameters: r.profile_estimates + r.preset_estimates,
-        kernel_entry: r.kernel_entry,
-        tlb_policy: r.tlb_policy,
-    })
+    let kind = match r.run_kind {
+        ipc::RunKind::Emulated => RunKind::Emulated,
+        ipc::RunKind::ModelOnly => RunKind::ModelOnly,
+    };
+    Ok((
+        kind,
+        Simulated {
+            cycles: r.call.median,
+            breakdown: r.call.breakdown,
+            estimated_parameters: r.profile_estimates + r.preset_estimates,
+            kernel_entry: r.kernel_entry,
+            tlb_policy: r.tlb_policy,
+        },
+    ))
 }
 
 /// Simulates every row of the built-in table. A row that cannot run for lack of a preset or a
@@ -210,7 +220,10 @@ pub fn run() -> Result<Vec<Row>, Error> {
             })?;
         let (kind, result) = match missing(&spec) {
             Some(why) => (RunKind::NotModelled(why), None),
-            None => (RunKind::Emulated, Some(simulate(&spec)?)),
+            None => {
+                let (kind, sim) = simulate(&spec)?;
+                (kind, Some(sim))
+            }
         };
         rows.push(Row { paper: p, spec, kind, result });
     }

@@ -204,6 +204,9 @@ fn every_builtin_profile_runs_the_pingpong_on_each_guest_architecture_it_lists()
     for (name, toml) in l4sim::builtin::PROFILES {
         let profile = simcore::Profile::from_toml(toml, name).unwrap();
         for arch in profile.guest_arches() {
+            if l4sim::model_only::is_model_only(&arch) {
+                continue; // no seL4 paths for these ISAs: tests/model_only.rs runs their kernels
+            }
             let cfg = || IpcConfig { system: config(&arch, name), samples: 8, warmup: 4, speed_rounds: 0 };
             let r = ipc::run(&cfg()).unwrap_or_else(|e| panic!("{arch} on {name}: {e}"));
             assert!(r.call.median > 0, "{arch} on {name}");

@@ -141,6 +141,19 @@ pub fn insn_keys(family: Family) -> &'static [&'static str] {
             "exception_return",
         ],
         Family::X86 => &["alu", "mul", "load", "store", "branch"],
+        // Cores l4sim cannot emulate (model-only runs): the classes their kernels' paths use, and
+        // the kernel entry and return (syscall/eret, CALL_PAL/HW_REI, epc/br.ret).
+        Family::ModelOnly => &[
+            "alu",
+            "mul",
+            "load",
+            "store",
+            "branch",
+            "coproc_read",
+            "coproc_write",
+            "exception_entry",
+            "exception_return",
+        ],
     }
 }
 
@@ -173,6 +186,9 @@ fn primitive_keys(family: Family, f: &Features) -> Vec<(&'static str, bool)> {
             ("swapgs", f.syscall),
             ("gs_base_write", f.syscall),
         ],
+        // The address-space switch of a tagged TLB (MIPS EntryHi ASID, Alpha ASN, IA-64 region
+        // register), and a whole-TLB invalidation (Alpha 21064: no ASNs in the TLB).
+        Family::ModelOnly => vec![("asid_write", true), ("tlb_flush_all", true)],
     }
 }
 
@@ -183,6 +199,9 @@ pub enum Family {
     Arm,
     /// IA-32 and x86-64.
     X86,
+    /// Cores that l4sim cannot emulate (MIPS64, Alpha, IA-64): their profiles price model-only
+    /// runs, in which the kernel's paths run without an emulated user side.
+    ModelOnly,
 }
 
 /// A microarchitecture profile.
@@ -328,6 +347,7 @@ impl Profile {
         match self.arch.as_str() {
             "armv5" | "armv6" | "armv7" => Some(Family::Arm),
             "x86" => Some(Family::X86),
+            "mips64" | "alpha" | "ia64" => Some(Family::ModelOnly),
             _ => None,
         }
     }
@@ -352,9 +372,9 @@ impl Profile {
     }
 
     fn validate(&self) -> Result<(), String> {
-        let family = self
-            .family()
-            .ok_or_else(|| format!("arch `{}`: expected armv5, armv6, armv7 or x86", self.arch))?;
+        let family = self.family().ok_or_else(|| {
+            format!("arch `{}`: expected armv5, armv6, armv7, x86, mips64, alpha or ia64", self.arch)
+        })?;
         let ikeys = insn_keys(family);
         for k in ikeys {
             if !self.insn.contains_key(*k) {
@@ -384,12 +404,12 @@ impl Profile {
                 pkeys.iter().filter(|(_, r)| *r).map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
             ));
         }
-        if family == Family::Arm && self.features != Features::default() {
-            return Err("features: an x86 section; ARM profiles leave it out".into());
+        if family != Family::X86 && self.features != Features::default() {
+            return Err("features: an x86 section; other profiles leave it out".into());
         }
         for g in self.guest_arches() {
             let ok = match family {
-                Family::Arm => g == self.arch,
+                Family::Arm | Family::ModelOnly => g == self.arch,
                 Family::X86 => g == "ia32" || g == "x86_64",
             };
             if !ok {
