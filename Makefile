@@ -19,7 +19,7 @@ deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first"; exit 1; }
 
 run: deps
-	$(CARGO) run --release --quiet -- ipc --arch armv7 --uarch cortex-a9
+	$(CARGO) run --release --quiet -- table1
 
 test: deps
 	$(CARGO) fmt --all --check

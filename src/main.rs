@@ -110,9 +110,10 @@ enum Command {
 enum ModelCmd {
     /// List the built-in profiles with their estimated-parameter counts.
     List,
-    /// Show every parameter of a profile with its source or estimate.
+    /// Show every parameter of a profile, or every step of a kernel preset, with its source or
+    /// its estimate's reasoning.
     Show {
-        /// Profile name.
+        /// Profile or kernel-preset name.
         name: String,
     },
     /// Validate a profile file.
@@ -195,10 +196,21 @@ fn run(cli: Cli) -> Result<(), Error> {
                 }
             }
             ModelCmd::Show { name } => {
+                if builtin::profile(&name).is_none() {
+                    if let Some(text) = builtin::preset(&name) {
+                        print!("{}", report::preset_text(&KernelPreset::from_toml(text, &name)?));
+                        return Ok(());
+                    }
+                }
                 let text = builtin::profile(&name).ok_or_else(|| Error::Unknown {
-                    what: "profile",
+                    what: "profile or kernel preset",
                     name: name.clone(),
-                    known: builtin::PROFILES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+                    known: builtin::PROFILES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .chain(builtin::PRESETS.iter().map(|(n, _)| *n))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 })?;
                 let p = Profile::from_toml(text, &name)?;
                 println!("{} — {} ({}, Unicorn CPU {})", p.name, p.machine, p.arch, p.unicorn_cpu);

@@ -180,3 +180,91 @@ pub fn ipc_table(r: &IpcResult, with_host: bool) -> String {
     }
     o
 }
+
+/// A kernel preset for people: its design, kernel entries, and every step per ISA with its counts
+/// and its source or estimate, the steps a fastpath one-way IPC charges marked `*`.
+pub fn preset_text(p: &kernel::preset::KernelPreset) -> String {
+    use kernel::preset::StepId;
+    let mut o = String::new();
+    let _ = writeln!(o, "{} — {}\nversion: {}", p.name, p.description, p.version);
+    let d = p.design();
+    let _ = writeln!(
+        o,
+        "design: IPC target {:?}, timeouts {}, kernel stack {:?}, address spaces {:?}, lazy scheduling {}",
+        d.ipc_target, d.timeouts, d.kernel_stack, d.address_spaces, d.lazy_scheduling
+    );
+    if let Some(d) = &p.design {
+        let (tag, why) = match (&d.source, &d.estimate) {
+            (Some(s), _) => ("S", s.as_str()),
+            (_, Some(e)) => ("E", e.as_str()),
+            _ => ("?", ""),
+        };
+        let _ = writeln!(o, "  [{tag}] {why}");
+    }
+    let on_ipc = [
+        StepId::Entry,
+        StepId::Exit,
+        StepId::FastpathCall,
+        StepId::FastpathReplyRecv,
+        StepId::CopyMr,
+        StepId::ThreadIdLookup,
+        StepId::TimeoutCheck,
+        StepId::StackSwitch,
+    ];
+    for (isa, paths) in &p.code {
+        let _ = writeln!(
+            o,
+            "\n[{isa}] {} steps, {} estimates, {} of them on the fastpath one-way IPC (marked *)",
+            paths.steps().len(),
+            p.estimate_count(isa),
+            p.fastpath_estimate_count(isa)
+        );
+        for id in StepId::ALL.iter().filter(|id| paths.has(**id)) {
+            let st = paths.step(*id);
+            let (tag, why) = match (&st.source, &st.estimate) {
+                (Some(s), _) => ("S", s.as_str()),
+                (_, Some(e)) => ("E", e.as_str()),
+                _ => ("?", ""),
+            };
+            let mark = if on_ipc.contains(id) { "*" } else { " " };
+            let _ = writeln!(
+                o,
+                "{mark} {:<22} {:>4} insns  [{tag}] {why}",
+                id.name(),
+                st.mix().instructions()
+            );
+        }
+        for (i, t) in p.trap.get(isa).into_iter().flatten().enumerate() {
+            let (tag, why) = match (&t.source, &t.estimate) {
+                (Some(s), _) => ("S", s.as_str()),
+                (_, Some(e)) => ("E", e.as_str()),
+                _ => ("?", ""),
+            };
+            let _ = writeln!(
+                o,
+                "  kernel entry {} {} / {}  [{tag}] {why}",
+                i + 1,
+                t.entry.join("+"),
+                t.exit.join("+")
+            );
+        }
+        if let Some(x) = p.x86.get(isa) {
+            let (tag, why) = match (&x.source, &x.estimate) {
+                (Some(s), _) => ("S", s.as_str()),
+                (_, Some(e)) => ("E", e.as_str()),
+                _ => ("?", ""),
+            };
+            let _ = writeln!(
+                o,
+                "  x86 paging: global kernel {}, PCID {}  [{tag}] {why}",
+                x.global_kernel, x.pcid
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nA one-way IPC's estimate count (l4sim ipc, l4sim table1) is the * steps marked [E], plus the \
+         design, the kernel entry the CPU takes and the x86 paging choice where they are marked [E]."
+    );
+    o
+}
