@@ -227,12 +227,8 @@ pub fn preset_text(p: &kernel::preset::KernelPreset) -> String {
                 _ => ("?", ""),
             };
             let mark = if on_ipc.contains(id) { "*" } else { " " };
-            let _ = writeln!(
-                o,
-                "{mark} {:<22} {:>4} insns  [{tag}] {why}",
-                id.name(),
-                st.mix().instructions()
-            );
+            let _ =
+                writeln!(o, "{mark} {:<22} {:>4} insns  [{tag}] {why}", id.name(), st.mix().instructions());
         }
         for (i, t) in p.trap.get(isa).into_iter().flatten().enumerate() {
             let (tag, why) = match (&t.source, &t.estimate) {

@@ -112,11 +112,14 @@ fn each_rows_estimate_count_is_what_model_show_lists_for_its_profile_and_preset(
         let preset = KernelPreset::from_toml(l4sim::builtin::preset(&r.spec.preset).unwrap(), "k").unwrap();
         let isa = if r.spec.arch.starts_with("armv") { "aarch32" } else { r.spec.arch.as_str() };
         let cost = CostModel::new(profile.clone());
-        let expected =
-            profile.estimate_count() + preset.ipc_estimate_count(isa, |p| cost.try_price_primitive(p).is_some());
+        let expected = profile.estimate_count()
+            + preset.ipc_estimate_count(isa, |p| cost.try_price_primitive(p).is_some());
         assert_eq!(sim.estimated_parameters, expected, "{} on {}", r.paper.kernel, r.paper.processor);
         // `l4sim model show <preset>` marks the steps counted.
         let shown = l4sim::report::preset_text(&preset);
-        assert!(shown.contains(&format!("{} of them on the fastpath one-way IPC", preset.fastpath_estimate_count(isa))));
+        assert!(shown.contains(&format!(
+            "{} of them on the fastpath one-way IPC",
+            preset.fastpath_estimate_count(isa)
+        )));
     }
 }
