@@ -89,6 +89,13 @@ fn window(events: &[TraceEvent], names: &dyn Fn(Option<u32>) -> String, from: u6
 
 /// Runs the ping-pong with tracing and explains the last measured round trip.
 pub fn explain(cfg: &IpcConfig) -> Result<[Explanation; 2], Error> {
+    if crate::model_only::is_model_only(&cfg.system.arch) {
+        return Err(Error::Unsupported(format!(
+            "`explain` takes an emulated IPC apart; `{}` runs model-only (use `l4sim ipc`, whose breakdown \
+             covers model-only runs)",
+            cfg.system.arch
+        )));
+    }
     let mut pp = run_pingpong(cfg, true)?;
     let events = fold_refunds(pp.sys.take_trace());
     let n = pp.iterations as usize;

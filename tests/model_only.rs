@@ -64,3 +64,11 @@ fn table1_labels_the_three_rows_model_only() {
         .collect();
     assert_eq!(kinds, vec!["model-only"; 3]);
 }
+
+#[test]
+fn explain_refuses_a_model_only_run_with_a_clear_error() {
+    let system = SystemConfig::builtin("mips64", "r4700", "l4-mips").unwrap();
+    let e =
+        l4sim::explain::explain(&IpcConfig { system, samples: 1, warmup: 1, speed_rounds: 0 }).unwrap_err();
+    assert!(e.to_string().contains("model-only"), "{e}");
+}
