@@ -103,7 +103,7 @@ pub struct IpcResult {
     pub reply: Stats,
     /// Fastpath Calls, fastpath ReplyRecvs, slowpath syscalls over the whole run.
     pub paths: (u64, u64, u64),
-    /// Estimated parameters in the profile.
+    /// Estimated profile parameters this run reads (see [`simcore::Profile::estimates_used`]).
     pub profile_estimates: usize,
     /// Estimates in the preset that this IPC depends on: estimated steps on the fastpath one-way
     /// path, an estimated design, kernel entry or x86 translation choice.
@@ -320,7 +320,12 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         call: stats(&calls),
         reply: stats(&replies),
         paths: (st.fastpath_call, st.fastpath_reply_recv, st.slowpath),
-        profile_estimates: profile.estimate_count(),
+        profile_estimates: {
+            // The guest's counter reads are priced too.
+            let mut used = sys.kernel().ipc_primitives();
+            used.push(Primitive::CounterRead);
+            profile.estimates_used(&used)
+        },
         preset_estimates: preset_estimates(&cfg.system, sys.isa()),
         host: HostStats {
             seconds,

@@ -202,7 +202,7 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         call: ipc::stats(&calls),
         reply: ipc::stats(&replies),
         paths: (st.fastpath_call, st.fastpath_reply_recv, st.slowpath),
-        profile_estimates: system.profile.estimate_count(),
+        profile_estimates: system.profile.estimates_used(&k.ipc_primitives()),
         preset_estimates: ipc::preset_estimates(system, isa),
         host: ipc::HostStats {
             seconds,

@@ -168,8 +168,8 @@ pub fn ipc_table(r: &IpcResult, with_host: bool) -> String {
     );
     let _ = writeln!(
         o,
-        "estimated parameters: {} in the profile, {} steps in the preset (see `l4sim model show {}`)",
-        r.profile_estimates, r.preset_estimates, r.uarch
+        "estimated parameters this IPC depends on: {} of the profile's, {} of the preset's (see `l4sim model show {}` and `l4sim model show {}`)",
+        r.profile_estimates, r.preset_estimates, r.uarch, r.kernel
     );
     if with_host {
         let _ = writeln!(

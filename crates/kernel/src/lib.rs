@@ -178,8 +178,14 @@ pub struct Kernel {
     switch_seq: Vec<Primitive>,
     switch_seq_slowpath: Vec<Primitive>,
     pub(crate) thread_switch_seq: Vec<Primitive>,
+    /// The hardware kernel entry (trap entry).
     trap_entry: Vec<Primitive>,
+    /// User state the entry stub reads from outside the registers (x86-64 FS/GS bases): state save.
+    entry_state: Vec<Primitive>,
+    /// The hardware return to user mode (trap exit).
     trap_exit: Vec<Primitive>,
+    /// User state the exit stub loads into the CPU (x86 segments, FS/GS bases): state restore.
+    exit_state: Vec<Primitive>,
     pub(crate) layout: ObjectLayout,
     /// Per step: its instruction mix priced by the profile (fractional cycles), computed once.
     step_price: Vec<f64>,
@@ -263,6 +269,11 @@ impl Kernel {
             cost.set_space_tagged_caches(true);
         }
         let layout = ObjectLayout::for_word_bytes(cfg.abi.word_bytes);
+        let (entry_state, trap_entry): (Vec<Primitive>, Vec<Primitive>) =
+            cfg.trap_entry.iter().partition(|p| matches!(p, Primitive::FsBaseRead | Primitive::GsBaseRead));
+        let (exit_state, trap_exit): (Vec<Primitive>, Vec<Primitive>) = cfg.trap_exit.iter().partition(|p| {
+            matches!(p, Primitive::SegmentLoad | Primitive::GsBaseWrite | Primitive::FsBaseWrite)
+        });
         let tcb_array_base = align_up(cfg.geometry.kernel_base + cfg.ram_size, 1 << 22);
         Ok(Kernel {
             step_price,
@@ -273,8 +284,10 @@ impl Kernel {
             switch_seq_slowpath,
             thread_switch_seq,
             layout,
-            trap_entry: cfg.trap_entry.clone(),
-            trap_exit: cfg.trap_exit.clone(),
+            trap_entry,
+            entry_state,
+            trap_exit,
+            exit_state,
             text,
             ram_base: cfg.ram_base,
             ram_size: cfg.ram_size,
@@ -611,6 +624,25 @@ impl Kernel {
     /// Path counters.
     pub fn stats(&self) -> KernelStats {
         self.stats
+    }
+
+    /// The privileged primitives a fastpath IPC issues: kernel entry and exit (with the state they
+    /// move), the fastpath's address-space switch and the thread-switch sequence.
+    pub fn ipc_primitives(&self) -> Vec<Primitive> {
+        let mut v: Vec<Primitive> = [
+            &self.trap_entry,
+            &self.entry_state,
+            &self.trap_exit,
+            &self.exit_state,
+            &self.switch_seq,
+            &self.thread_switch_seq,
+        ]
+        .iter()
+        .flat_map(|s| s.iter().copied())
+        .collect();
+        v.sort_by_key(|p| p.key());
+        v.dedup();
+        v
     }
 
     /// The design choices the kernel runs with (the preset's, seL4's by default).

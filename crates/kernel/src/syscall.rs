@@ -7,7 +7,6 @@ use crate::object::{layout, Cap, Fault, ThreadState};
 use crate::preset::{IpcTarget, StepId};
 use crate::types::{MessageInfo, Rights, SysError, Syscall, TcbId};
 use crate::{Event, Kernel, Resume};
-use simcore::Primitive;
 use simcore::{Category, PhysMem};
 
 impl Kernel {
@@ -22,6 +21,7 @@ impl Kernel {
         };
         let prev = Some(t);
         self.cost.primitives(Category::TrapEntry, &self.trap_entry);
+        self.cost.primitives(Category::StateSave, &self.entry_state);
         self.charge_step(StepId::Entry, Category::StateSave);
         let regs = self.regs_bytes();
         self.touch_tcb(t, self.layout.tcb_regs, regs);
@@ -234,10 +234,8 @@ impl Kernel {
     /// The exit primitives: the return instruction as trap exit, user state the exit stub loads
     /// into the CPU (x86 segment registers) as state restore.
     fn charge_trap_exit(&mut self) {
-        let (state, ret): (Vec<Primitive>, Vec<Primitive>) =
-            self.trap_exit.iter().partition(|p| matches!(p, Primitive::SegmentLoad | Primitive::GsBaseWrite));
-        self.cost.primitives(Category::StateRestore, &state);
-        self.cost.primitives(Category::TrapExit, &ret);
+        self.cost.primitives(Category::StateRestore, &self.exit_state);
+        self.cost.primitives(Category::TrapExit, &self.trap_exit);
     }
 
     /// The shared tail of every slowpath entry.

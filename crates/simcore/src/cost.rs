@@ -58,11 +58,21 @@ pub enum Primitive {
     Swapgs,
     /// x86-64: setting the GS base (WRGSBASE where the CPU has FSGSBASE, else WRMSR IA32_GS_BASE).
     GsBaseWrite,
+    /// x86-64: setting the FS base (WRFSBASE, else WRMSR IA32_FS_BASE).
+    FsBaseWrite,
+    /// x86-64: reading the FS base (RDFSBASE, else RDMSR IA32_FS_BASE).
+    FsBaseRead,
+    /// x86-64: reading the GS base (RDGSBASE, else RDMSR IA32_GS_BASE).
+    GsBaseRead,
+    /// x86: MOV from CR0.
+    Cr0Read,
+    /// x86: MOV to CR0 (serialising).
+    Cr0Write,
 }
 
 impl Primitive {
     /// Every primitive.
-    pub const ALL: [Primitive; 22] = [
+    pub const ALL: [Primitive; 27] = [
         Primitive::ExceptionEntry,
         Primitive::ExceptionReturn,
         Primitive::PageTableBaseWrite,
@@ -85,6 +95,11 @@ impl Primitive {
         Primitive::SegmentLoad,
         Primitive::Swapgs,
         Primitive::GsBaseWrite,
+        Primitive::FsBaseWrite,
+        Primitive::FsBaseRead,
+        Primitive::GsBaseRead,
+        Primitive::Cr0Read,
+        Primitive::Cr0Write,
     ];
 
     /// The primitive with profile key `key`.
@@ -117,6 +132,11 @@ impl Primitive {
             Primitive::SegmentLoad => "segment_load",
             Primitive::Swapgs => "swapgs",
             Primitive::GsBaseWrite => "gs_base_write",
+            Primitive::FsBaseWrite => "fs_base_write",
+            Primitive::FsBaseRead => "fs_base_read",
+            Primitive::GsBaseRead => "gs_base_read",
+            Primitive::Cr0Read => "cr0_read",
+            Primitive::Cr0Write => "cr0_write",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! `estimate` with its reasoning. Unknown fields are rejected, so a typo is an error, never a silently
 //! ignored setting. Profiles carry hardware facts only; kernel facts live in kernel presets.
 
+use crate::cost::Primitive;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -185,6 +186,11 @@ fn primitive_keys(family: Family, f: &Features) -> Vec<(&'static str, bool)> {
             ("sysret", f.syscall),
             ("swapgs", f.syscall),
             ("gs_base_write", f.syscall),
+            ("fs_base_write", f.syscall),
+            ("fs_base_read", f.syscall),
+            ("gs_base_read", f.syscall),
+            ("cr0_read", true),
+            ("cr0_write", true),
         ],
         // The address-space switch of a tagged TLB (MIPS EntryHi ASID, Alpha ASN, IA-64 region
         // register), and a whole-TLB invalidation (Alpha 21064: no ASNs in the TLB).
@@ -340,6 +346,20 @@ impl Profile {
     /// How many parameters are estimates rather than sourced.
     pub fn estimate_count(&self) -> usize {
         self.params().iter().filter(|(_, p)| p.is_estimate()).count()
+    }
+
+    /// How many estimated parameters a run that issues the privileged primitives `used` reads:
+    /// every estimate except the `[pipeline]` facts (documented, not yet read by the cost model)
+    /// and the prices of primitives the run never issues.
+    pub fn estimates_used(&self, used: &[Primitive]) -> usize {
+        self.params()
+            .iter()
+            .filter(|(name, p)| {
+                p.is_estimate()
+                    && !name.starts_with("pipeline.")
+                    && name.strip_prefix("primitives.").is_none_or(|k| used.iter().any(|u| u.key() == k))
+            })
+            .count()
     }
 
     /// The architecture family.
