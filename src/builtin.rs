@@ -27,6 +27,7 @@ pub const TABLE1_RUNS: &str = include_str!("../fixtures/table1-runs.toml");
 /// A built-in kernel preset: (name, TOML).
 pub const PRESETS: &[(&str, &str)] = &[
     ("sel4", include_str!("../fixtures/presets/sel4.toml")),
+    ("sel4-today", include_str!("../fixtures/presets/sel4-today.toml")),
     ("original-l4-486", include_str!("../fixtures/presets/original-l4-486.toml")),
     ("original-l4-pentium", include_str!("../fixtures/presets/original-l4-pentium.toml")),
     ("hazelnut", include_str!("../fixtures/presets/hazelnut.toml")),

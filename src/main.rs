@@ -34,6 +34,13 @@ impl From<OutFormat> for Format {
     }
 }
 
+/// A switch.
+#[derive(Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Measure one-way IPC between two address spaces, as seL4's benchmark suite does.
@@ -68,6 +75,9 @@ enum Command {
         /// Disable the IPC fastpath (every IPC takes the slowpath).
         #[arg(long)]
         no_fastpath: bool,
+        /// Switch the preset's x86-64 Meltdown skim window on or off (presets that define one).
+        #[arg(long, value_name = "on|off")]
+        skim_window: Option<OnOff>,
         /// Leave out the host-speed figures, so that the output is identical on every run.
         #[arg(long)]
         no_host: bool,
@@ -144,6 +154,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             speed_rounds,
             format,
             no_fastpath,
+            skim_window,
             no_host,
         } => {
             let mut system = SystemConfig::builtin(&arch, &uarch, &kernel)?;
@@ -152,6 +163,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             if let Some(path) = preset {
                 system.preset = KernelPreset::load(&path)?;
+            }
+            if let Some(sw) = skim_window {
+                system.set_skim_window(matches!(sw, OnOff::On))?;
             }
             system.fastpath = !no_fastpath;
             let r = ipc::run(&IpcConfig { system, samples, warmup, speed_rounds })?;

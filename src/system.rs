@@ -39,6 +39,29 @@ pub struct SystemConfig {
 }
 
 impl SystemConfig {
+    /// Switches the preset's x86-64 Meltdown skim window on or off. Turning it on for a guest
+    /// ISA for which the preset defines no skim window is an error, not a silent no-op.
+    pub fn set_skim_window(&mut self, on: bool) -> Result<(), Error> {
+        let isa = match self.arch.as_str() {
+            "armv7" | "armv6" | "armv5" => "aarch32",
+            other => other,
+        };
+        if on && !self.preset.skim_window.contains_key(isa) {
+            return Err(Error::Unsupported(format!(
+                "kernel preset `{}` has no skim window on {isa} (it is an x86-64 mechanism of presets that define \
+                 [skim_window.{isa}])",
+                self.preset.name
+            )));
+        }
+        let mut d = self.preset.design();
+        if self.preset.design.is_none() {
+            d.source = Some("seL4's design choices, with the skim window set on the command line".into());
+        }
+        d.skim_window = on;
+        self.preset.design = Some(d);
+        Ok(())
+    }
+
     /// A configuration from the built-in profile and preset names.
     pub fn builtin(arch: &str, uarch: &str, kernel: &str) -> Result<SystemConfig, Error> {
         let ptext = builtin::profile(uarch).ok_or_else(|| Error::Unknown {

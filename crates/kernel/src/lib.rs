@@ -186,6 +186,12 @@ pub struct Kernel {
     trap_exit: Vec<Primitive>,
     /// User state the exit stub loads into the CPU (x86 segments, FS/GS bases): state restore.
     exit_state: Vec<Primitive>,
+    /// Skim window: the page-table switch after every kernel entry.
+    skim_entry: Vec<Primitive>,
+    /// Skim window: the page-table switch before every return to user mode.
+    skim_exit: Vec<Primitive>,
+    /// Skim window without PCIDs: those switches flush the TLB.
+    skim_flush: bool,
     pub(crate) layout: ObjectLayout,
     /// Per step: its instruction mix priced by the profile (fractional cycles), computed once.
     step_price: Vec<f64>,
@@ -224,6 +230,19 @@ impl Kernel {
         let switch_seq = cfg.preset.switch_sequence(&cfg.arch)?;
         let switch_seq_slowpath = cfg.preset.slowpath_switch_sequence(&cfg.arch)?;
         let thread_switch_seq = cfg.preset.thread_switch_sequence(&cfg.arch);
+        // The skim window (where the design turns it on and the preset defines it for this ISA):
+        // page-table switches on every entry and exit instead of at the thread switch.
+        let skim = if cfg.preset.design().skim_window {
+            cfg.preset.skim_window.get(&cfg.isa).cloned()
+        } else {
+            None
+        };
+        let (switch_seq, switch_seq_slowpath) = match &skim {
+            Some(w) => (w.switch_primitives(), w.switch_primitives()),
+            None => (switch_seq, switch_seq_slowpath),
+        };
+        let skim_entry = skim.as_ref().map_or_else(Vec::new, |w| w.entry_primitives());
+        let skim_exit = skim.as_ref().map_or_else(Vec::new, |w| w.exit_primitives());
         // Every primitive this kernel will charge must be priced by the profile: a missing one is a
         // configuration error, never a silent zero.
         for p in switch_seq
@@ -232,6 +251,8 @@ impl Kernel {
             .chain(&thread_switch_seq)
             .chain(&cfg.trap_entry)
             .chain(&cfg.trap_exit)
+            .chain(&skim_entry)
+            .chain(&skim_exit)
         {
             if cost.try_price_primitive(*p).is_none() {
                 return Err(KernelError::Invalid(format!(
@@ -250,15 +271,23 @@ impl Kernel {
         // instruction-cache model sees their footprint.
         let mut text = Vec::new();
         let mut off = 0u64;
+        let added = |id: StepId| skim.as_ref().and_then(|w| w.steps.get(id.name())).map(|st| st.mix());
         for id in StepId::ALL {
-            let bytes = u64::from(paths.step(id).mix().instructions()) * u64::from(cfg.insn_bytes.max(1));
+            let n = paths.step(id).mix().instructions() + added(id).map_or(0, |m| m.instructions());
+            let bytes = u64::from(n) * u64::from(cfg.insn_bytes.max(1));
             text.push((cfg.ram_base.offset(off), bytes));
             off = align_up(off + bytes.max(4), 64);
         }
         if off > cfg.kernel_image_bytes {
             return Err(KernelError::Invalid("kernel text larger than the reserved kernel image".into()));
         }
-        let step_price = StepId::ALL.iter().map(|id| cost.price_mix(&paths.step(*id).mix())).collect();
+        let step_price = StepId::ALL
+            .iter()
+            .map(|id| cost.price_mix(&paths.step(*id).mix()) + added(*id).map_or(0.0, |m| cost.price_mix(&m)))
+            .collect();
+        // Without PCIDs every skim-window page-table switch flushes the whole TLB (kernel and user
+        // entries alike: nothing is global with the skim window).
+        let skim_flush = skim.is_some() && !cost.tlb_tagged();
         let design = cfg.preset.design();
         let mut cost = cost;
         if design.address_spaces != AddressSpaces::PageTable {
@@ -288,6 +317,9 @@ impl Kernel {
             entry_state,
             trap_exit,
             exit_state,
+            skim_entry,
+            skim_exit,
+            skim_flush,
             text,
             ram_base: cfg.ram_base,
             ram_size: cfg.ram_size,
@@ -636,6 +668,8 @@ impl Kernel {
             &self.exit_state,
             &self.switch_seq,
             &self.thread_switch_seq,
+            &self.skim_entry,
+            &self.skim_exit,
         ]
         .iter()
         .flat_map(|s| s.iter().copied())
@@ -725,6 +759,19 @@ impl Kernel {
     pub(crate) fn touch_tcb(&mut self, t: TcbId, offset: u64, bytes: u64) {
         if let Some(pa) = self.tcbs.get(t.0 as usize).map(|x| x.paddr) {
             self.touch(pa.offset(offset), bytes);
+        }
+    }
+
+    /// The skim window's page-table switch after a kernel entry (`exit` false) or before the
+    /// return (`exit` true), with its TLB flush where there are no PCIDs.
+    pub(crate) fn charge_skim(&mut self, exit: bool) {
+        let seq = if exit { &self.skim_exit } else { &self.skim_entry };
+        if seq.is_empty() {
+            return;
+        }
+        self.cost.primitives(Category::AddressSpaceSwitch, seq);
+        if self.skim_flush {
+            self.cost.flush_tlbs();
         }
     }
 

@@ -426,6 +426,12 @@ pub struct Design {
     /// Address-space separation.
     #[serde(default)]
     pub address_spaces: AddressSpaces,
+    /// The Meltdown mitigation of today's x86-64 seL4 (`KernelSkimWindow`): user address spaces
+    /// map only a small kernel window, so every kernel entry switches to the kernel's page tables
+    /// and every exit back (the preset's `[skim_window.<isa>]` says what that adds); on ISAs for
+    /// which the preset gives no `[skim_window]`, there is none.
+    #[serde(default)]
+    pub skim_window: bool,
     /// Lazy scheduling (Liedtke): a thread that blocks in IPC stays in the ready queue, to be
     /// removed when the scheduler next meets it; otherwise it is dequeued when it blocks.
     #[serde(default)]
@@ -436,6 +442,46 @@ pub struct Design {
     /// Why it is an assumption.
     #[serde(default)]
     pub estimate: Option<String>,
+}
+
+/// What the skim window adds on one ISA: page-table switches on every kernel entry and exit,
+/// instead of one at a thread switch, and the extra instructions of the paths.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkimWindow {
+    /// Primitives right after the hardware entry (the switch to the kernel's page tables).
+    pub entry: Vec<String>,
+    /// Primitives right before the hardware return (the switch back to the user's).
+    pub exit: Vec<String>,
+    /// The thread switch's address-space sequence with the skim window (it replaces
+    /// `[vspace_switch]` for this ISA's architectures).
+    pub vspace_switch: Vec<String>,
+    /// Instructions added to steps, by step name.
+    #[serde(default)]
+    pub steps: BTreeMap<String, Step>,
+    /// Where it was read.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Why it is an assumption.
+    #[serde(default)]
+    pub estimate: Option<String>,
+}
+
+impl SkimWindow {
+    /// The entry primitives.
+    pub fn entry_primitives(&self) -> Vec<Primitive> {
+        self.entry.iter().filter_map(|n| primitive_from_name(n)).collect()
+    }
+
+    /// The exit primitives.
+    pub fn exit_primitives(&self) -> Vec<Primitive> {
+        self.exit.iter().filter_map(|n| primitive_from_name(n)).collect()
+    }
+
+    /// The thread-switch sequence.
+    pub fn switch_primitives(&self) -> Vec<Primitive> {
+        self.vspace_switch.iter().filter_map(|n| primitive_from_name(n)).collect()
+    }
 }
 
 /// A kernel preset.
@@ -469,6 +515,9 @@ pub struct KernelPreset {
     /// The design choices (absent: seL4's).
     #[serde(default)]
     pub design: Option<Design>,
+    /// x86-64 Meltdown mitigation, per ISA (used when the design turns `skim_window` on).
+    #[serde(default)]
+    pub skim_window: BTreeMap<String, SkimWindow>,
 }
 
 /// Why a preset could not be loaded or used.
@@ -557,6 +606,25 @@ impl KernelPreset {
                         )));
                     }
                 }
+            }
+        }
+        for (isa, w) in &p.skim_window {
+            if w.source.is_some() == w.estimate.is_some() {
+                return Err(invalid(format!(
+                    "skim_window.{isa}: give exactly one of `source` or `estimate`"
+                )));
+            }
+            if let Some(n) = w
+                .entry
+                .iter()
+                .chain(&w.exit)
+                .chain(&w.vspace_switch)
+                .find(|n| primitive_from_name(n).is_none())
+            {
+                return Err(invalid(format!("skim_window.{isa}: unknown primitive `{n}`")));
+            }
+            if let Some(n) = w.steps.keys().find(|n| !StepId::ALL.iter().any(|id| id.name() == n.as_str())) {
+                return Err(invalid(format!("skim_window.{isa}.steps: unknown step `{n}`")));
             }
         }
         for (isa, x) in &p.x86 {

@@ -21,6 +21,7 @@ impl Kernel {
         };
         let prev = Some(t);
         self.cost.primitives(Category::TrapEntry, &self.trap_entry);
+        self.charge_skim(false);
         self.cost.primitives(Category::StateSave, &self.entry_state);
         self.charge_step(StepId::Entry, Category::StateSave);
         let regs = self.regs_bytes();
@@ -235,6 +236,7 @@ impl Kernel {
     /// into the CPU (x86 segment registers) as state restore.
     fn charge_trap_exit(&mut self) {
         self.cost.primitives(Category::StateRestore, &self.exit_state);
+        self.charge_skim(true);
         self.cost.primitives(Category::TrapExit, &self.trap_exit);
     }
 
