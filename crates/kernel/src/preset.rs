@@ -340,15 +340,20 @@ pub struct TrapMechanism {
     pub estimate: Option<String>,
 }
 
+/// The primitives named (names were validated when the preset was loaded).
+fn primitives_named(names: &[String]) -> Vec<Primitive> {
+    names.iter().filter_map(|n| primitive_from_name(n)).collect()
+}
+
 impl TrapMechanism {
     /// The entry primitives.
     pub fn entry_primitives(&self) -> Vec<Primitive> {
-        self.entry.iter().filter_map(|n| primitive_from_name(n)).collect()
+        primitives_named(&self.entry)
     }
 
     /// The exit primitives.
     pub fn exit_primitives(&self) -> Vec<Primitive> {
-        self.exit.iter().filter_map(|n| primitive_from_name(n)).collect()
+        primitives_named(&self.exit)
     }
 }
 
@@ -470,17 +475,17 @@ pub struct SkimWindow {
 impl SkimWindow {
     /// The entry primitives.
     pub fn entry_primitives(&self) -> Vec<Primitive> {
-        self.entry.iter().filter_map(|n| primitive_from_name(n)).collect()
+        primitives_named(&self.entry)
     }
 
     /// The exit primitives.
     pub fn exit_primitives(&self) -> Vec<Primitive> {
-        self.exit.iter().filter_map(|n| primitive_from_name(n)).collect()
+        primitives_named(&self.exit)
     }
 
     /// The thread-switch sequence.
     pub fn switch_primitives(&self) -> Vec<Primitive> {
-        self.vspace_switch.iter().filter_map(|n| primitive_from_name(n)).collect()
+        primitives_named(&self.vspace_switch)
     }
 }
 
