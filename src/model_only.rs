@@ -44,11 +44,20 @@ fn insn_bytes(arch: &str) -> u32 {
     }
 }
 
+/// Where in its code page each scripted thread's system call sits: where the ARMv7 ping-pong
+/// guests' measured blocks start (`l4sim explain --arch armv7`: the client's Call block at
+/// 0x10060, the server's ReplyRecv block at 0x10018), so that the scripted fetches meet the caches
+/// as a real program's do rather than all at a page's first line.
+const CLIENT_SYSCALL_OFFSET: u64 = 0x60;
+const SERVER_SYSCALL_OFFSET: u64 = 0x18;
+
 /// A scripted thread: which system call it makes next.
 struct Script {
     tcb: TcbId,
     vs: kernel::types::VSpaceId,
     code_pa: PAddr,
+    /// Offset of its system-call instruction in the code page.
+    offset: u64,
     /// The server's first system call is a plain Recv.
     first: bool,
 }
@@ -93,30 +102,31 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         .ok_or_else(|| Error::Invalid("cannot allocate the model-only run's memory".into()))?;
     let ep = k.create_endpoint()?;
     let word_bits = (abi.word_bytes * 8) as u8;
-    let make = |k: &mut Kernel, name: &str, badge: u64, rights: Rights| -> Result<Script, Error> {
-        let vs = k.create_vspace()?;
-        let code = k.create_frame()?;
-        k.map_frame(vs, CODE_VA, code, VmRights { read: true, write: false, exec: true })?;
-        let data = k.create_frame()?;
-        k.map_frame(vs, DATA_VA, data, VmRights { read: true, write: true, exec: false })?;
-        let cnode = k.create_cnode(CNODE_RADIX)?;
-        k.set_cap(cnode, EP_SLOT, Cap::Endpoint { ep, badge, rights })?;
-        let root = Cap::CNode { cnode, guard: 0, guard_bits: word_bits - CNODE_RADIX };
-        let tcb = k.create_tcb(name, root, vs, 100)?;
-        let code_pa = k.frame_paddr(code).ok_or_else(|| Error::Invalid("frame vanished".into()))?;
-        Ok(Script { tcb, vs, code_pa, first: true })
-    };
+    let make =
+        |k: &mut Kernel, name: &str, badge: u64, rights: Rights, offset: u64| -> Result<Script, Error> {
+            let vs = k.create_vspace()?;
+            let code = k.create_frame()?;
+            k.map_frame(vs, CODE_VA, code, VmRights { read: true, write: false, exec: true })?;
+            let data = k.create_frame()?;
+            k.map_frame(vs, DATA_VA, data, VmRights { read: true, write: true, exec: false })?;
+            let cnode = k.create_cnode(CNODE_RADIX)?;
+            k.set_cap(cnode, EP_SLOT, Cap::Endpoint { ep, badge, rights })?;
+            let root = Cap::CNode { cnode, guard: 0, guard_bits: word_bits - CNODE_RADIX };
+            let tcb = k.create_tcb(name, root, vs, 100)?;
+            let code_pa = k.frame_paddr(code).ok_or_else(|| Error::Invalid("frame vanished".into()))?;
+            Ok(Script { tcb, vs, code_pa, offset, first: true })
+        };
     let client_rights = Rights { read: false, write: true, grant: false, grant_reply: true };
     // As in the emulated ping-pong: in a capability kernel the client is made runnable first and
     // the server last (so the server runs first); a thread-ID kernel needs the server's ID first.
     let thread_ids = k.design().ipc_target == IpcTarget::ThreadId;
     let (client, server) = if thread_ids {
-        let s = make(&mut k, "server", 0, Rights::READ)?;
-        let c = make(&mut k, "client", 0x61, client_rights)?;
+        let s = make(&mut k, "server", 0, Rights::READ, SERVER_SYSCALL_OFFSET)?;
+        let c = make(&mut k, "client", 0x61, client_rights, CLIENT_SYSCALL_OFFSET)?;
         (c, s)
     } else {
-        let c = make(&mut k, "client", 0x61, client_rights)?;
-        let s = make(&mut k, "server", 0, Rights::READ)?;
+        let c = make(&mut k, "client", 0x61, client_rights, CLIENT_SYSCALL_OFFSET)?;
+        let s = make(&mut k, "server", 0, Rights::READ, SERVER_SYSCALL_OFFSET)?;
         (c, s)
     };
     let dest = if thread_ids { k.thread_id(server.tcb).unwrap_or(0) } else { EP_SLOT as u64 };
@@ -152,13 +162,18 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         s.first = false;
         let before = k.cost().ledger().snapshot();
         // The system-call instruction, fetched as the guest would fetch it.
-        k.user_fetch(s.vs, VAddr(CODE_VA), s.code_pa, u64::from(insn_bytes(arch)));
+        k.user_fetch(
+            s.vs,
+            VAddr(CODE_VA + s.offset),
+            s.code_pa.offset(s.offset),
+            u64::from(insn_bytes(arch)),
+        );
         let ctx = k.context_mut(s.tcb).ok_or_else(|| Error::Invalid("thread vanished".into()))?;
         ctx.set(abi.syscall, sc.number() as u64);
         ctx.set(abi.msg_info, info);
         ctx.set(abi.cap_or_badge, if is_client { dest } else { EP_SLOT as u64 });
         ctx.set(abi.mrs[0], done_calls);
-        ctx.set(abi.pc, CODE_VA + abi.syscall_insn_bytes);
+        ctx.set(abi.pc, CODE_VA + s.offset + abi.syscall_insn_bytes);
         let next = match k.handle(Event::Syscall, &mut ram) {
             Resume::Thread(t) => t,
             other => {
