@@ -93,6 +93,7 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         ram_base: PAddr(RAM_BASE),
         ram_size: RAM_BYTES,
         kernel_image_bytes: 1 << 20,
+        text_offset: system.kernel_text_offset,
         fastpath: system.fastpath,
         trap_entry: entry.clone(),
         trap_exit: exit.clone(),

@@ -36,6 +36,9 @@ pub struct SystemConfig {
     pub fastpath: bool,
     /// Simulated RAM in MiB.
     pub ram_mib: u64,
+    /// Where the kernel's text starts in its image, in bytes (see
+    /// [`kernel::KernelConfig::text_offset`]); 0 by default.
+    pub kernel_text_offset: u64,
 }
 
 impl SystemConfig {
@@ -76,7 +79,14 @@ impl SystemConfig {
             known: builtin::PRESETS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
         })?;
         let preset = KernelPreset::from_toml(ktext, &format!("built-in preset {kernel}"))?;
-        Ok(SystemConfig { arch: arch.into(), profile, preset, fastpath: true, ram_mib: 64 })
+        Ok(SystemConfig {
+            arch: arch.into(),
+            profile,
+            preset,
+            fastpath: true,
+            ram_mib: 64,
+            kernel_text_offset: 0,
+        })
     }
 }
 
@@ -190,6 +200,7 @@ impl System {
             ram_base: PAddr(0x1000_0000),
             ram_size,
             kernel_image_bytes: 1 << 20,
+            text_offset: config.kernel_text_offset,
             fastpath: config.fastpath,
             trap_entry: facts.trap.0.clone(),
             trap_exit: facts.trap.1.clone(),

@@ -19,6 +19,10 @@ use std::fmt::Write as _;
 const SAMPLES: u32 = 16;
 /// Warm-up round trips per row.
 const WARMUP: u32 = 16;
+/// Kernel-text placements tried for the layout spread: 8 offsets 7 cache lines (of 64 bytes)
+/// apart, so that the paths fall into different sets of every profile's caches.
+const LAYOUT_STEP: u64 = 7 * 64;
+const LAYOUTS: u64 = 8;
 
 /// One row of the paper's Table I.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,6 +115,9 @@ pub struct Simulated {
     pub kernel_entry: String,
     /// TLB policy on an address-space switch.
     pub tlb_policy: String,
+    /// Lowest and highest one-way cycles over the kernel-text placements tried (the figure above
+    /// is the first placement's): how much the row depends on where the paths fall in the caches.
+    pub layout_range: (u64, u64),
 }
 
 impl Row {
@@ -186,8 +193,17 @@ fn missing(spec: &RunSpec) -> Option<String> {
 
 /// Simulates one row.
 fn simulate(spec: &RunSpec) -> Result<(RunKind, Simulated), Error> {
-    let system = SystemConfig::builtin(&spec.arch, &spec.profile, &spec.preset)?;
-    let r = ipc::run(&IpcConfig { system, samples: SAMPLES, warmup: WARMUP, speed_rounds: 0 })?;
+    let run_at = |offset: u64| -> Result<ipc::IpcResult, Error> {
+        let mut system = SystemConfig::builtin(&spec.arch, &spec.profile, &spec.preset)?;
+        system.kernel_text_offset = offset;
+        ipc::run(&IpcConfig { system, samples: SAMPLES, warmup: WARMUP, speed_rounds: 0 })
+    };
+    let r = run_at(0)?;
+    let mut layout_range = (r.call.median, r.call.median);
+    for i in 1..LAYOUTS {
+        let m = run_at(i * LAYOUT_STEP)?.call.median;
+        layout_range = (layout_range.0.min(m), layout_range.1.max(m));
+    }
     let kind = match r.run_kind {
         ipc::RunKind::Emulated => RunKind::Emulated,
         ipc::RunKind::ModelOnly => RunKind::ModelOnly,
@@ -200,6 +216,7 @@ fn simulate(spec: &RunSpec) -> Result<(RunKind, Simulated), Error> {
             estimated_parameters: r.profile_estimates + r.preset_estimates,
             kernel_entry: r.kernel_entry,
             tlb_policy: r.tlb_policy,
+            layout_range,
         },
     ))
 }
@@ -270,6 +287,7 @@ pub fn to_json(rows: &[Row]) -> Value {
                     "overhead_over_hardware_limit": s.map(|s| s.cycles - s.breakdown.hardware_limit()),
                     "kernel_entry": s.map(|s| s.kernel_entry.clone()),
                     "tlb_policy": s.map(|s| s.tlb_policy.clone()),
+                    "layout_range": s.map(|s| [s.layout_range.0, s.layout_range.1]),
                     "breakdown": s.map(|s| {
                         Value::Object(s.breakdown.entries().map(|(k, c)| (k.to_string(), json!(c))).collect())
                     }),
@@ -287,7 +305,7 @@ pub fn to_json(rows: &[Row]) -> Value {
 pub fn to_csv(rows: &[Row]) -> String {
     let cats: Vec<&str> = Breakdown::default().entries().map(|(k, _)| k).collect();
     let mut out = String::from(
-        "kernel,machine,mhz,paper_cycles,simulated_cycles,error_percent,run_kind,estimated_parameters,hardware_limit,overhead",
+        "kernel,machine,mhz,paper_cycles,simulated_cycles,error_percent,run_kind,estimated_parameters,hardware_limit,overhead,layout_min,layout_max",
     );
     for c in &cats {
         let _ = write!(out, ",{c}");
@@ -298,7 +316,7 @@ pub fn to_csv(rows: &[Row]) -> String {
         let opt = |v: Option<String>| v.unwrap_or_default();
         let _ = write!(
             out,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
             r.paper.kernel,
             r.paper.processor,
             r.paper.mhz,
@@ -309,6 +327,8 @@ pub fn to_csv(rows: &[Row]) -> String {
             opt(s.map(|s| s.estimated_parameters.to_string())),
             opt(r.hardware_limit().map(|h| h.to_string())),
             opt(s.map(|s| (s.cycles - s.breakdown.hardware_limit()).to_string())),
+            opt(s.map(|s| s.layout_range.0.to_string())),
+            opt(s.map(|s| s.layout_range.1.to_string())),
         );
         for c in &cats {
             let v = s.and_then(|s| s.breakdown.entries().find(|(k, _)| k == c).map(|(_, v)| v));
@@ -326,8 +346,8 @@ pub fn to_table(rows: &[Row]) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<10} {:<24} {:>5} {:>7} {:>9} {:>7} {:<12} {:>4} {:>6} {:>6}",
-        "kernel", "machine", "MHz", "paper", "simulated", "error", "run", "est", "hwlim", "over"
+        "{:<10} {:<24} {:>5} {:>7} {:>9} {:>7} {:<12} {:>4} {:>6} {:>6} {:>9}",
+        "kernel", "machine", "MHz", "paper", "simulated", "error", "run", "est", "hwlim", "over", "layout"
     );
     let mut notes = Vec::new();
     for r in rows {
@@ -335,7 +355,7 @@ pub fn to_table(rows: &[Row]) -> String {
         let dash = || "-".to_string();
         let _ = writeln!(
             out,
-            "{:<10} {:<24} {:>5} {:>7} {:>9} {:>7} {:<12} {:>4} {:>6} {:>6}",
+            "{:<10} {:<24} {:>5} {:>7} {:>9} {:>7} {:<12} {:>4} {:>6} {:>6} {:>9}",
             r.paper.kernel,
             r.paper.processor,
             r.paper.mhz,
@@ -346,6 +366,7 @@ pub fn to_table(rows: &[Row]) -> String {
             s.map_or_else(dash, |s| s.estimated_parameters.to_string()),
             r.hardware_limit().map_or_else(dash, |h| h.to_string()),
             s.map_or_else(dash, |s| (s.cycles - s.breakdown.hardware_limit()).to_string()),
+            s.map_or_else(dash, |s| format!("{}-{}", s.layout_range.0, s.layout_range.1)),
         );
         if let RunKind::NotModelled(why) = &r.kind {
             notes.push(format!("{} on {}: not modelled ({why})", r.paper.kernel, r.paper.processor));
@@ -357,7 +378,8 @@ pub fn to_table(rows: &[Row]) -> String {
         out,
         "\n{simulated} of {} rows simulated; {within} within 10% of the paper. est = estimated parameters \
          used (profile + preset); hwlim = the hardware limit (2 mode switches, page-table switch, user \
-         state save/restore); over = cycles above it.",
+         state save/restore); over = cycles above it; layout = lowest-highest cycles over 8 placements of \
+         the kernel's text (how much the row depends on where its paths fall in the caches).",
         rows.len()
     );
     for r in rows {

@@ -60,6 +60,9 @@ fn every_paper_row_is_reported_with_the_documented_json_keys() {
                     row["breakdown"].as_object().unwrap().values().map(|c| c.as_u64().unwrap()).sum();
                 assert_eq!(Some(total), row["simulated_cycles"].as_u64(), "breakdown sums: {row}");
                 assert!(row["hardware_limit"].as_u64().unwrap() <= total);
+                let range = row["layout_range"].as_array().unwrap();
+                let (lo, hi) = (range[0].as_u64().unwrap(), range[1].as_u64().unwrap());
+                assert!(lo <= total && total <= hi, "the first placement lies in the range: {row}");
             }
             "not-modelled" => {
                 assert!(row["simulated_cycles"].is_null(), "a row not modelled has no number: {row}");
@@ -88,6 +91,7 @@ fn the_error_is_zero_inside_a_published_range_and_relative_to_the_nearer_end_out
             estimated_parameters: 0,
             kernel_entry: String::new(),
             tlb_policy: String::new(),
+            layout_range: (cycles, cycles),
         }),
     };
     assert_eq!(row(75).error_percent(), Some(0.0));

@@ -59,6 +59,10 @@ pub struct KernelConfig {
     pub ram_size: u64,
     /// Bytes at the bottom of RAM reserved for the kernel image (its text).
     pub kernel_image_bytes: u64,
+    /// Where in the image the kernel's text starts (bytes from RAM base, 64-byte aligned). The
+    /// real kernels' layouts are not modelled; varying this shows how much a result depends on
+    /// where the paths fall in the caches (`l4sim table1` reports that spread).
+    pub text_offset: u64,
     /// Use the IPC fastpath for Call and ReplyRecv.
     pub fastpath: bool,
     /// The hardware mechanism that enters the kernel on a system call (ARM: exception entry;
@@ -270,7 +274,7 @@ impl Kernel {
         // Lay the kernel's paths out as consecutive text regions, 64-byte aligned, so the
         // instruction-cache model sees their footprint.
         let mut text = Vec::new();
-        let mut off = 0u64;
+        let mut off = align_up(cfg.text_offset, 64);
         let added = |id: StepId| skim.as_ref().and_then(|w| w.steps.get(id.name())).map(|st| st.mix());
         for id in StepId::ALL {
             let n = paths.step(id).mix().instructions() + added(id).map_or(0, |m| m.instructions());

@@ -71,6 +71,7 @@ fn system(fastpath: bool, client_rights: Rights) -> Sys {
         ram_base: PAddr(RAM),
         ram_size: 16 << 20,
         kernel_image_bytes: 1 << 20,
+        text_offset: 0,
         fastpath,
         trap_entry: vec![simcore::Primitive::ExceptionEntry],
         trap_exit: vec![simcore::Primitive::ExceptionReturn],
