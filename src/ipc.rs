@@ -155,11 +155,18 @@ pub(crate) fn tlb_policy_text(k: &Kernel) -> String {
     }
 }
 
-/// The preset's estimates that a one-way IPC on `isa` depends on (see
-/// [`KernelPreset::ipc_estimate_count`](kernel::preset::KernelPreset::ipc_estimate_count)).
+/// The preset's estimates that a one-way IPC on `isa` depends on: with the fastpath those of
+/// [`KernelPreset::ipc_estimate_count`](kernel::preset::KernelPreset::ipc_estimate_count), without
+/// it every estimated step as well.
 pub(crate) fn preset_estimates(system: &SystemConfig, isa: &str) -> usize {
     let cost = simcore::CostModel::new(system.profile.clone());
-    system.preset.ipc_estimate_count(isa, |p| cost.try_price_primitive(p).is_some())
+    let fast = system.preset.ipc_estimate_count(isa, |p| cost.try_price_primitive(p).is_some());
+    if system.fastpath {
+        fast
+    } else {
+        // Every IPC takes the slowpath: every estimated step may be on it.
+        fast + system.preset.estimate_count(isa) - system.preset.fastpath_estimate_count(isa)
+    }
 }
 
 /// A finished ping-pong run: the system after the run and what the experiment needs from it.

@@ -72,3 +72,26 @@ fn explain_refuses_a_model_only_run_with_a_clear_error() {
         l4sim::explain::explain(&IpcConfig { system, samples: 1, warmup: 1, speed_rounds: 0 }).unwrap_err();
     assert!(e.to_string().contains("model-only"), "{e}");
 }
+
+#[test]
+fn every_preset_runs_its_slowpath_on_the_cpus_of_its_rows_and_counts_its_stand_ins() {
+    for (arch, uarch, kernel) in [
+        ("mips64", "r4700", "l4-mips"),
+        ("ia32", "i486", "original-l4-486"),
+        ("ia32", "pentium2", "hazelnut"),
+        ("ia32", "nehalem", "nova"),
+        ("armv5", "xscale", "okl4"),
+        ("x86_64", "skylake", "sel4-today"),
+    ] {
+        let mut system = SystemConfig::builtin(arch, uarch, kernel).unwrap();
+        let fast =
+            ipc::run(&IpcConfig { system: system.clone(), samples: 4, warmup: 4, speed_rounds: 0 }).unwrap();
+        system.fastpath = false;
+        let slow = ipc::run(&IpcConfig { system, samples: 4, warmup: 4, speed_rounds: 0 }).unwrap();
+        assert_eq!(slow.paths.0 + slow.paths.1, 0, "{kernel}: no fastpath");
+        assert_eq!(slow.call.breakdown.total(), slow.call.median, "{kernel}");
+        assert!(slow.call.median > fast.call.median, "{kernel}");
+        // The slowpath's stand-in steps are estimates the slow IPC depends on.
+        assert!(slow.preset_estimates > fast.preset_estimates, "{kernel}");
+    }
+}
