@@ -95,3 +95,21 @@ fn every_preset_runs_its_slowpath_on_the_cpus_of_its_rows_and_counts_its_stand_i
         assert!(slow.preset_estimates > fast.preset_estimates, "{kernel}");
     }
 }
+
+#[test]
+fn ia64_paths_are_priced_as_their_instruction_group_schedule() {
+    let r = run("ia64", "itanium2", "pistachio-ia64");
+    // The check stage: 9 groups of one cycle each and the ar.k7 stall of up to 8 cycles.
+    assert_eq!(r.call.breakdown.get(simcore::Category::KernelPath), 9 + 8);
+    // The switch stage's 17 groups, split between parking the sender and restoring the receiver.
+    let b = &r.call.breakdown;
+    assert_eq!(b.get(simcore::Category::StateSave) + b.get(simcore::Category::StateRestore), 17);
+    // A profile that does not price instruction groups cannot run a preset given as groups.
+    let text = l4sim::builtin::profile("itanium2").unwrap();
+    let text: String =
+        text.lines().filter(|l| !l.starts_with("instruction_group")).collect::<Vec<_>>().join("\n");
+    let mut system = SystemConfig::builtin("ia64", "itanium2", "pistachio-ia64").unwrap();
+    system.profile = simcore::Profile::from_toml(&text, "no-groups").unwrap();
+    let e = ipc::run(&IpcConfig { system, samples: 2, warmup: 0, speed_rounds: 0 }).unwrap_err();
+    assert!(e.to_string().contains("instruction_group"), "{e}");
+}

@@ -285,10 +285,27 @@ impl Kernel {
         if off > cfg.kernel_image_bytes {
             return Err(KernelError::Invalid("kernel text larger than the reserved kernel image".into()));
         }
-        let step_price = StepId::ALL
-            .iter()
-            .map(|id| cost.price_mix(&paths.step(*id).mix()) + added(*id).map_or(0.0, |m| cost.price_mix(&m)))
-            .collect();
+        // A step given as an EPIC group schedule is priced by its groups and exposed stalls.
+        let group_cycles = cost.profile().insn("instruction_group");
+        let mut step_price = Vec::with_capacity(StepId::ALL.len());
+        for id in StepId::ALL {
+            let st = paths.step(id);
+            let base = if st.groups > 0 {
+                let g = group_cycles.ok_or_else(|| {
+                    KernelError::Invalid(format!(
+                        "kernel preset {} gives {} as instruction groups, which profile `{}` does not price \
+                         (insn.instruction_group)",
+                        cfg.preset.name,
+                        id.name(),
+                        cost.profile().name
+                    ))
+                })?;
+                f64::from(st.groups) * g + f64::from(st.stall_cycles)
+            } else {
+                cost.price_mix(&st.mix())
+            };
+            step_price.push(base + added(id).map_or(0.0, |m| cost.price_mix(&m)));
+        }
         // Without PCIDs every skim-window page-table switch flushes the whole TLB (kernel and user
         // entries alike: nothing is global with the skim window).
         let skim_flush = skim.is_some() && !cost.tlb_tagged();

@@ -50,6 +50,14 @@ pub struct Step {
     /// Instruction barriers.
     #[serde(default)]
     pub isb: u32,
+    /// EPIC code (IA-64): the step's instruction groups (stops). When non-zero the step is priced
+    /// as its group schedule, `groups` x the profile's `instruction_group` + `stall_cycles`, and
+    /// the class counts only size its text.
+    #[serde(default)]
+    pub groups: u32,
+    /// Stall cycles the group schedule exposes (documented latencies not hidden by the schedule).
+    #[serde(default)]
+    pub stall_cycles: u32,
     /// Where the counts were read.
     #[serde(default)]
     pub source: Option<String>,
@@ -158,6 +166,8 @@ static NO_STEP: Step = Step {
     coproc_write: 0,
     barrier: 0,
     isb: 0,
+    groups: 0,
+    stall_cycles: 0,
     source: None,
     estimate: None,
 };

@@ -158,6 +158,15 @@ pub fn insn_keys(family: Family) -> &'static [&'static str] {
     }
 }
 
+/// Instruction classes a profile of the family may price when its kernels' paths use them:
+/// `instruction_group` for EPIC cores, whose code issues in explicit groups (IA-64).
+pub fn optional_insn_keys(family: Family) -> &'static [&'static str] {
+    match family {
+        Family::ModelOnly => &["instruction_group"],
+        _ => &[],
+    }
+}
+
 /// The primitive keys of an architecture family (`[primitives]`): (key, required given the features).
 fn primitive_keys(family: Family, f: &Features) -> Vec<(&'static str, bool)> {
     match family {
@@ -405,7 +414,10 @@ impl Profile {
                 ));
             }
         }
-        if let Some(k) = self.insn.keys().find(|k| !ikeys.contains(&k.as_str())) {
+        let optional = optional_insn_keys(family);
+        if let Some(k) =
+            self.insn.keys().find(|k| !ikeys.contains(&k.as_str()) && !optional.contains(&k.as_str()))
+        {
             return Err(format!(
                 "insn.{k}: unknown instruction class for {} (known: {})",
                 self.arch,
