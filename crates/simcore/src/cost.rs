@@ -202,6 +202,8 @@ pub struct CostModel {
     tlb_tagged: bool,
     global_pages: bool,
     virtually_tagged: bool,
+    /// Every primitive's price (None: the machine does not have it), looked up once.
+    primitive_prices: [Option<f64>; Primitive::ALL.len()],
     /// Virtually tagged lines of different address spaces do not alias (the kernel relocates each
     /// space, e.g. ARM FCSE PIDs), so a switch keeps them.
     space_tagged_caches: bool,
@@ -250,6 +252,7 @@ impl CostModel {
             tlb_tagged: p.itlb.asid_tagged && p.dtlb.asid_tagged && p.main_tlb.asid_tagged,
             global_pages: p.family() != Some(Family::X86) || p.features.global_pages,
             virtually_tagged: p.cache_flags.virtually_tagged,
+            primitive_prices: Primitive::ALL.map(|pr| Self::lookup_primitive(&p, pr)),
             space_tagged_caches: false,
             l1i_line: p.l1i.line_bytes.as_u64().max(4),
             l1d_line: p.l1d.line_bytes.as_u64().max(4),
@@ -383,7 +386,12 @@ impl CostModel {
     /// The price of a primitive, in (fractional) cycles, or None if the profile does not price it
     /// (the machine does not have it).
     pub fn try_price_primitive(&self, p: Primitive) -> Option<f64> {
-        let pr = &self.profile;
+        self.primitive_prices[p as usize]
+    }
+
+    /// Where a primitive's price lives in a profile: exception entry/return and barriers are
+    /// instruction classes, the rest `[primitives]`.
+    fn lookup_primitive(pr: &Profile, p: Primitive) -> Option<f64> {
         match p {
             Primitive::ExceptionEntry => pr.insn("exception_entry"),
             Primitive::ExceptionReturn => pr.insn("exception_return"),
@@ -620,6 +628,19 @@ impl CostModel {
             itlb: self.itlb.as_ref().map_or((0, 0), |c| c.stats()),
             dtlb: self.dtlb.as_ref().map_or((0, 0), |c| c.stats()),
             main_tlb: self.main_tlb.as_ref().map_or((0, 0), |c| c.stats()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Primitive;
+
+    #[test]
+    fn every_primitive_is_listed_once_at_its_own_index_and_named_uniquely() {
+        for (i, p) in Primitive::ALL.iter().enumerate() {
+            assert_eq!(*p as usize, i, "{p:?}: the price table is indexed by the variant");
+            assert_eq!(Primitive::from_key(p.key()), Some(*p));
         }
     }
 }
