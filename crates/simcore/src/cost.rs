@@ -252,7 +252,7 @@ impl CostModel {
             tlb_tagged: p.itlb.asid_tagged && p.dtlb.asid_tagged && p.main_tlb.asid_tagged,
             global_pages: p.family() != Some(Family::X86) || p.features.global_pages,
             virtually_tagged: p.cache_flags.virtually_tagged,
-            primitive_prices: Primitive::ALL.map(|pr| Self::lookup_primitive(&p, pr)),
+            primitive_prices: Primitive::ALL.map(|pr| Self::lookup_primitive(p, pr)),
             space_tagged_caches: false,
             l1i_line: p.l1i.line_bytes.as_u64().max(4),
             l1d_line: p.l1d.line_bytes.as_u64().max(4),
