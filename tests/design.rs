@@ -183,3 +183,19 @@ fn fass_keeps_the_xscales_virtually_tagged_caches_and_tlbs_across_a_switch() {
     assert_eq!(fass.call.breakdown.get(Category::TlbMiss), 0);
     assert!(fass.call.median < flat.call.median);
 }
+
+#[test]
+fn malformed_skim_window_sections_and_layouts_are_errors_not_panics() {
+    let base = l4sim::builtin::preset("sel4-today").unwrap();
+    for (bad, what) in [
+        (base.replace("entry = [\"cr3_write\"]", "entry = [\"cr4_write\"]"), "cr4_write"),
+        (base.replace("[skim_window.x86_64.steps.exit]", "[skim_window.x86_64.steps.exitt]"), "exitt"),
+    ] {
+        let e = KernelPreset::from_toml(&bad, "t").unwrap_err().to_string();
+        assert!(e.contains(what), "{e}");
+    }
+    // A kernel text placed beyond the kernel image is refused.
+    let mut c = SystemConfig::builtin("armv7", "cortex-a9", "sel4").unwrap();
+    c.kernel_text_offset = 2 << 20;
+    assert!(System::new(c).is_err());
+}
