@@ -24,6 +24,9 @@ pub const TABLE1_CSV: &str = include_str!("../fixtures/table1.csv");
 /// Which preset, profile and guest ISA reproduce each Table I row.
 pub const TABLE1_RUNS: &str = include_str!("../fixtures/table1-runs.toml");
 
+/// Published seL4 benchmark results beyond Table I, for validation (never calibration).
+pub const VALIDATION: &str = include_str!("../fixtures/validation.toml");
+
 /// A built-in kernel preset: (name, TOML).
 pub const PRESETS: &[(&str, &str)] = &[
     ("sel4", include_str!("../fixtures/presets/sel4.toml")),

@@ -11,6 +11,7 @@
 //! - [`explain`]: one IPC taken apart, step by step, with the cycles of each step.
 //! - [`report`]: tables for people, JSON and CSV for programs.
 //! - [`table1`]: the paper's Table I, every row simulated next to the published figure.
+//! - [`validation`]: published seL4 results beyond Table I next to the simulated ones.
 //! - [`builtin`]: the profiles, presets and guest programs shipped with l4sim.
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod model_only;
 pub mod report;
 pub mod system;
 pub mod table1;
+pub mod validation;
 
 pub use isa_arm;
 pub use isa_x86;

@@ -109,6 +109,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutFormat,
     },
+    /// Published seL4 benchmark results beyond Table I next to the simulated ones (validation).
+    Validate {
+        /// Output format (table or json).
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutFormat,
+    },
     /// Microarchitecture profiles.
     Model {
         #[command(subcommand)]
@@ -135,6 +141,13 @@ enum ModelCmd {
 
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
+        Command::Validate { format } => {
+            let rows = l4sim::validation::run()?;
+            match format {
+                OutFormat::Json => println!("{:#}", l4sim::validation::to_json(&rows)),
+                _ => print!("{}", l4sim::validation::to_table(&rows)),
+            }
+        }
         Command::Table1 { format } => {
             let rows = l4sim::table1::run()?;
             match format {
