@@ -116,3 +116,35 @@ fn model_list_shows_every_profile_with_its_estimates() {
     let show = l4sim(&["model", "show", "cortex-a9"]);
     assert!(String::from_utf8_lossy(&show.stdout).contains("[E] estimate:"));
 }
+
+#[test]
+fn table1_prints_every_row_in_each_format() {
+    let table = l4sim(&["table1"]);
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    for k in ["Original", "L4/MIPS", "L4/Alpha", "Hazelnut", "Pistachio", "OKL4", "NOVA", "seL4"] {
+        assert!(text.contains(k), "{k} missing");
+    }
+    assert!(text.contains("model-only") && text.contains("emulated"));
+    let json = l4sim(&["table1", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+    assert_eq!(v.as_array().unwrap().len(), 12);
+    let csv = l4sim(&["table1", "--format", "csv"]);
+    assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 13);
+}
+
+#[test]
+fn validate_and_preset_views_work_and_unknown_names_are_clear_errors() {
+    let v = l4sim(&["validate"]);
+    assert!(v.status.success());
+    assert!(String::from_utf8_lossy(&v.stdout).contains("benchmarks.json"));
+    let show = l4sim(&["model", "show", "okl4"]);
+    assert!(show.status.success());
+    assert!(String::from_utf8_lossy(&show.stdout).contains("fastpath one-way IPC (marked *)"));
+    let bad = l4sim(&["model", "show", "no-such-thing"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("profile or kernel preset"));
+    let skim = l4sim(&["ipc", "--arch", "armv7", "--kernel", "sel4-today", "--skim-window", "on"]);
+    assert!(!skim.status.success());
+    assert!(String::from_utf8_lossy(&skim.stderr).contains("skim window"));
+}
