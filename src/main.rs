@@ -78,6 +78,10 @@ enum Command {
         /// Switch the preset's x86-64 Meltdown skim window on or off (presets that define one).
         #[arg(long, value_name = "on|off")]
         skim_window: Option<OnOff>,
+        /// Switch the FPU state on every thread switch (seL4 since 14.0 for threads that use the
+        /// FPU), for presets that define it.
+        #[arg(long, value_name = "on|off")]
+        fpu_switch: Option<OnOff>,
         /// Leave out the host-speed figures, so that the output is identical on every run.
         #[arg(long)]
         no_host: bool,
@@ -168,6 +172,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             format,
             no_fastpath,
             skim_window,
+            fpu_switch,
             no_host,
         } => {
             let mut system = SystemConfig::builtin(&arch, &uarch, &kernel)?;
@@ -179,6 +184,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             if let Some(sw) = skim_window {
                 system.set_skim_window(matches!(sw, OnOff::On))?;
+            }
+            if let Some(f) = fpu_switch {
+                system.set_fpu_switch(matches!(f, OnOff::On))?;
             }
             system.fastpath = !no_fastpath;
             let r = ipc::run(&IpcConfig { system, samples, warmup, speed_rounds })?;

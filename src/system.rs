@@ -42,6 +42,28 @@ pub struct SystemConfig {
 }
 
 impl SystemConfig {
+    /// Switches FPU-state switching on every thread switch on or off. Turning it on for a preset
+    /// that gives no `[fpu_switch]` for the guest ISA is an error.
+    pub fn set_fpu_switch(&mut self, on: bool) -> Result<(), Error> {
+        let isa = match self.arch.as_str() {
+            "armv7" | "armv6" | "armv5" => "aarch32",
+            other => other,
+        };
+        if on && !self.preset.fpu_switch.contains_key(isa) {
+            return Err(Error::Unsupported(format!(
+                "kernel preset `{}` gives no FPU switching on {isa} ([fpu_switch.{isa}])",
+                self.preset.name
+            )));
+        }
+        let mut d = self.preset.design();
+        if self.preset.design.is_none() {
+            d.source = Some("seL4's design choices, with FPU switching set on the command line".into());
+        }
+        d.fpu_switch = on;
+        self.preset.design = Some(d);
+        Ok(())
+    }
+
     /// Switches the preset's x86-64 Meltdown skim window on or off. Turning it on for a guest
     /// ISA for which the preset defines no skim window is an error, not a silent no-op.
     pub fn set_skim_window(&mut self, on: bool) -> Result<(), Error> {

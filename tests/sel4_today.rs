@@ -50,3 +50,26 @@ fn aarch32_has_no_skim_window_and_asking_for_one_is_an_error() {
     assert!(system.set_skim_window(true).unwrap_err().to_string().contains("skim window"));
     assert!(system.set_skim_window(false).is_ok());
 }
+
+#[test]
+fn fpu_switching_adds_the_state_save_and_restore_to_every_switch() {
+    for (arch, uarch) in [("armv7", "cortex-a9"), ("x86_64", "skylake")] {
+        let mut off = SystemConfig::builtin(arch, uarch, "sel4-today").unwrap();
+        off.set_fpu_switch(false).unwrap();
+        let mut on = off.clone();
+        on.set_fpu_switch(true).unwrap();
+        let run = |s: SystemConfig| {
+            ipc::run(&IpcConfig { system: s, samples: 8, warmup: 8, speed_rounds: 0 }).unwrap()
+        };
+        let (a, b) = (run(off), run(on));
+        assert!(b.call.median > a.call.median, "{arch}");
+        assert_eq!(b.call.breakdown.total(), b.call.median);
+        // The hardware part that is not about the FPU does not change.
+        for c in [Category::TrapEntry, Category::TrapExit, Category::AddressSpaceSwitch] {
+            assert_eq!(a.call.breakdown.get(c), b.call.breakdown.get(c), "{arch}: {}", c.name());
+        }
+    }
+    // A preset without FPU switching cannot be asked for it.
+    let mut c = SystemConfig::builtin("armv7", "cortex-a9", "sel4").unwrap();
+    assert!(c.set_fpu_switch(true).is_err());
+}

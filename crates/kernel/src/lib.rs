@@ -245,6 +245,22 @@ impl Kernel {
             Some(w) => (w.switch_primitives(), w.switch_primitives()),
             None => (switch_seq, switch_seq_slowpath),
         };
+        // FPU-state switching on every thread switch (where the design turns it on; the preset must
+        // then say what it costs on this ISA).
+        let fpu = if cfg.preset.design().fpu_switch {
+            Some(cfg.preset.fpu_switch.get(&cfg.isa).cloned().ok_or_else(|| {
+                KernelError::Invalid(format!(
+                    "kernel preset {} switches the FPU state but gives no [fpu_switch.{}]",
+                    cfg.preset.name, cfg.isa
+                ))
+            })?)
+        } else {
+            None
+        };
+        let thread_switch_seq = match &fpu {
+            Some(f) => f.switch_primitives(),
+            None => thread_switch_seq,
+        };
         let skim_entry = skim.as_ref().map_or_else(Vec::new, |w| w.entry_primitives());
         let skim_exit = skim.as_ref().map_or_else(Vec::new, |w| w.exit_primitives());
         // Every primitive this kernel will charge must be priced by the profile: a missing one is a
@@ -275,7 +291,14 @@ impl Kernel {
         // instruction-cache model sees their footprint.
         let mut text = Vec::new();
         let mut off = align_up(cfg.text_offset, 64);
-        let added = |id: StepId| skim.as_ref().and_then(|w| w.steps.get(id.name())).map(|st| st.mix());
+        // Instructions the skim window and FPU switching add to a step.
+        let added = |id: StepId| -> Option<simcore::InsnMix> {
+            let deltas = [
+                skim.as_ref().and_then(|w| w.steps.get(id.name())),
+                fpu.as_ref().and_then(|f| f.steps.get(id.name())),
+            ];
+            deltas.into_iter().flatten().map(|st| st.mix()).reduce(|a, b| a.plus(&b))
+        };
         for id in StepId::ALL {
             let n = paths.step(id).mix().instructions() + added(id).map_or(0, |m| m.instructions());
             let bytes = u64::from(n) * u64::from(cfg.insn_bytes.max(1));

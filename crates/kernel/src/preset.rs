@@ -447,6 +447,11 @@ pub struct Design {
     /// which the preset gives no `[skim_window]`, there is none.
     #[serde(default)]
     pub skim_window: bool,
+    /// Every thread switch saves and restores the FPU state (seL4 since 14.0 for threads without
+    /// `seL4_TCBFlag_fpuDisabled`); the preset's `[fpu_switch.<isa>]` says what that adds. Off, the
+    /// preset's paths are those of threads that do not switch FPU state.
+    #[serde(default)]
+    pub fpu_switch: bool,
     /// Lazy scheduling (Liedtke): a thread that blocks in IPC stays in the ready queue, to be
     /// removed when the scheduler next meets it; otherwise it is dequeued when it blocks.
     #[serde(default)]
@@ -499,6 +504,30 @@ impl SkimWindow {
     }
 }
 
+/// What switching the FPU state on every thread switch adds on one ISA.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FpuSwitch {
+    /// The thread-switch primitives with FPU switching (they replace `[thread_switch]`).
+    pub thread_switch: Vec<String>,
+    /// Instructions added to steps, by step name.
+    #[serde(default)]
+    pub steps: BTreeMap<String, Step>,
+    /// Where it was read.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Why it is an assumption.
+    #[serde(default)]
+    pub estimate: Option<String>,
+}
+
+impl FpuSwitch {
+    /// The thread-switch primitives.
+    pub fn switch_primitives(&self) -> Vec<Primitive> {
+        primitives_named(&self.thread_switch)
+    }
+}
+
 /// A kernel preset.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -533,6 +562,10 @@ pub struct KernelPreset {
     /// x86-64 Meltdown mitigation, per ISA (used when the design turns `skim_window` on).
     #[serde(default)]
     pub skim_window: BTreeMap<String, SkimWindow>,
+    /// FPU-state switching on every thread switch, per ISA (used when the design turns
+    /// `fpu_switch` on).
+    #[serde(default)]
+    pub fpu_switch: BTreeMap<String, FpuSwitch>,
 }
 
 /// Why a preset could not be loaded or used.
@@ -640,6 +673,17 @@ impl KernelPreset {
             }
             if let Some(n) = w.steps.keys().find(|n| !StepId::ALL.iter().any(|id| id.name() == n.as_str())) {
                 return Err(invalid(format!("skim_window.{isa}.steps: unknown step `{n}`")));
+            }
+        }
+        for (isa, f) in &p.fpu_switch {
+            if f.source.is_some() == f.estimate.is_some() {
+                return Err(invalid(format!("fpu_switch.{isa}: give exactly one of `source` or `estimate`")));
+            }
+            if let Some(n) = f.thread_switch.iter().find(|n| primitive_from_name(n).is_none()) {
+                return Err(invalid(format!("fpu_switch.{isa}: unknown primitive `{n}`")));
+            }
+            if let Some(n) = f.steps.keys().find(|n| !StepId::ALL.iter().any(|id| id.name() == n.as_str())) {
+                return Err(invalid(format!("fpu_switch.{isa}.steps: unknown step `{n}`")));
             }
         }
         for (isa, x) in &p.x86 {

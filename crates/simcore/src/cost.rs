@@ -68,11 +68,17 @@ pub enum Primitive {
     Cr0Read,
     /// x86: MOV to CR0 (serialising).
     Cr0Write,
+    /// x86: CLTS (clear CR0.TS).
+    Clts,
+    /// x86: XSAVE of the x87 and SSE state.
+    Xsave,
+    /// x86: XRSTOR of the x87 and SSE state.
+    Xrstor,
 }
 
 impl Primitive {
     /// Every primitive.
-    pub const ALL: [Primitive; 27] = [
+    pub const ALL: [Primitive; 30] = [
         Primitive::ExceptionEntry,
         Primitive::ExceptionReturn,
         Primitive::PageTableBaseWrite,
@@ -100,6 +106,9 @@ impl Primitive {
         Primitive::GsBaseRead,
         Primitive::Cr0Read,
         Primitive::Cr0Write,
+        Primitive::Clts,
+        Primitive::Xsave,
+        Primitive::Xrstor,
     ];
 
     /// The primitive with profile key `key`.
@@ -137,6 +146,9 @@ impl Primitive {
             Primitive::GsBaseRead => "gs_base_read",
             Primitive::Cr0Read => "cr0_read",
             Primitive::Cr0Write => "cr0_write",
+            Primitive::Clts => "clts",
+            Primitive::Xsave => "xsave",
+            Primitive::Xrstor => "xrstor",
         }
     }
 }

@@ -200,6 +200,9 @@ fn primitive_keys(family: Family, f: &Features) -> Vec<(&'static str, bool)> {
             ("gs_base_read", f.syscall),
             ("cr0_read", true),
             ("cr0_write", true),
+            ("clts", f.syscall),
+            ("xsave", f.syscall),
+            ("xrstor", f.syscall),
         ],
         // The address-space switch of a tagged TLB (MIPS EntryHi ASID, Alpha ASN, IA-64 region
         // register), and a whole-TLB invalidation (Alpha 21064: no ASNs in the TLB).
