@@ -42,49 +42,58 @@ pub struct SystemConfig {
 }
 
 impl SystemConfig {
-    /// Switches FPU-state switching on every thread switch on or off. Turning it on for a preset
-    /// that gives no `[fpu_switch]` for the guest ISA is an error.
-    pub fn set_fpu_switch(&mut self, on: bool) -> Result<(), Error> {
-        let isa = match self.arch.as_str() {
+    /// The ISA family whose paths the preset supplies for this configuration's guests.
+    fn isa(&self) -> &str {
+        match self.arch.as_str() {
             "armv7" | "armv6" | "armv5" => "aarch32",
             other => other,
-        };
-        if on && !self.preset.fpu_switch.contains_key(isa) {
-            return Err(Error::Unsupported(format!(
-                "kernel preset `{}` gives no FPU switching on {isa} ([fpu_switch.{isa}])",
-                self.preset.name
-            )));
+        }
+    }
+
+    /// Sets one switchable design choice of the preset; turning it on where the preset does not
+    /// describe it (`defined` false) is an error, not a silent no-op.
+    fn set_design_switch(
+        &mut self,
+        on: bool,
+        defined: bool,
+        missing: String,
+        set: impl FnOnce(&mut kernel::preset::Design),
+    ) -> Result<(), Error> {
+        if on && !defined {
+            return Err(Error::Unsupported(missing));
         }
         let mut d = self.preset.design();
         if self.preset.design.is_none() {
-            d.source = Some("seL4's design choices, with FPU switching set on the command line".into());
+            d.source = Some("seL4's design choices, with one switched on the command line".into());
         }
-        d.fpu_switch = on;
+        set(&mut d);
         self.preset.design = Some(d);
         Ok(())
+    }
+
+    /// Switches FPU-state switching on every thread switch on or off. Turning it on for a preset
+    /// that gives no `[fpu_switch]` for the guest ISA is an error.
+    pub fn set_fpu_switch(&mut self, on: bool) -> Result<(), Error> {
+        let isa = self.isa().to_string();
+        let defined = self.preset.fpu_switch.contains_key(&isa);
+        let missing = format!(
+            "kernel preset `{}` gives no FPU switching on {isa} ([fpu_switch.{isa}])",
+            self.preset.name
+        );
+        self.set_design_switch(on, defined, missing, |d| d.fpu_switch = on)
     }
 
     /// Switches the preset's x86-64 Meltdown skim window on or off. Turning it on for a guest
     /// ISA for which the preset defines no skim window is an error, not a silent no-op.
     pub fn set_skim_window(&mut self, on: bool) -> Result<(), Error> {
-        let isa = match self.arch.as_str() {
-            "armv7" | "armv6" | "armv5" => "aarch32",
-            other => other,
-        };
-        if on && !self.preset.skim_window.contains_key(isa) {
-            return Err(Error::Unsupported(format!(
-                "kernel preset `{}` has no skim window on {isa} (it is an x86-64 mechanism of presets that define \
-                 [skim_window.{isa}])",
-                self.preset.name
-            )));
-        }
-        let mut d = self.preset.design();
-        if self.preset.design.is_none() {
-            d.source = Some("seL4's design choices, with the skim window set on the command line".into());
-        }
-        d.skim_window = on;
-        self.preset.design = Some(d);
-        Ok(())
+        let isa = self.isa().to_string();
+        let defined = self.preset.skim_window.contains_key(&isa);
+        let missing = format!(
+            "kernel preset `{}` has no skim window on {isa} (it is an x86-64 mechanism of presets that define \
+             [skim_window.{isa}])",
+            self.preset.name
+        );
+        self.set_design_switch(on, defined, missing, |d| d.skim_window = on)
     }
 
     /// A configuration from the built-in profile and preset names.

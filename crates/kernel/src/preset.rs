@@ -656,35 +656,30 @@ impl KernelPreset {
                 }
             }
         }
+        // A design variant's section: provenance, primitive names and step names must be known.
+        let check_variant = |what: String,
+                             provenance: (&Option<String>, &Option<String>),
+                             prims: Vec<&String>,
+                             steps: &BTreeMap<String, Step>|
+         -> Result<(), PresetError> {
+            if provenance.0.is_some() == provenance.1.is_some() {
+                return Err(invalid(format!("{what}: give exactly one of `source` or `estimate`")));
+            }
+            if let Some(n) = prims.iter().find(|n| primitive_from_name(n).is_none()) {
+                return Err(invalid(format!("{what}: unknown primitive `{n}`")));
+            }
+            if let Some(n) = steps.keys().find(|n| !StepId::ALL.iter().any(|id| id.name() == n.as_str())) {
+                return Err(invalid(format!("{what}.steps: unknown step `{n}`")));
+            }
+            Ok(())
+        };
         for (isa, w) in &p.skim_window {
-            if w.source.is_some() == w.estimate.is_some() {
-                return Err(invalid(format!(
-                    "skim_window.{isa}: give exactly one of `source` or `estimate`"
-                )));
-            }
-            if let Some(n) = w
-                .entry
-                .iter()
-                .chain(&w.exit)
-                .chain(&w.vspace_switch)
-                .find(|n| primitive_from_name(n).is_none())
-            {
-                return Err(invalid(format!("skim_window.{isa}: unknown primitive `{n}`")));
-            }
-            if let Some(n) = w.steps.keys().find(|n| !StepId::ALL.iter().any(|id| id.name() == n.as_str())) {
-                return Err(invalid(format!("skim_window.{isa}.steps: unknown step `{n}`")));
-            }
+            let prims = w.entry.iter().chain(&w.exit).chain(&w.vspace_switch).collect();
+            check_variant(format!("skim_window.{isa}"), (&w.source, &w.estimate), prims, &w.steps)?;
         }
         for (isa, f) in &p.fpu_switch {
-            if f.source.is_some() == f.estimate.is_some() {
-                return Err(invalid(format!("fpu_switch.{isa}: give exactly one of `source` or `estimate`")));
-            }
-            if let Some(n) = f.thread_switch.iter().find(|n| primitive_from_name(n).is_none()) {
-                return Err(invalid(format!("fpu_switch.{isa}: unknown primitive `{n}`")));
-            }
-            if let Some(n) = f.steps.keys().find(|n| !StepId::ALL.iter().any(|id| id.name() == n.as_str())) {
-                return Err(invalid(format!("fpu_switch.{isa}.steps: unknown step `{n}`")));
-            }
+            let prims = f.thread_switch.iter().collect();
+            check_variant(format!("fpu_switch.{isa}"), (&f.source, &f.estimate), prims, &f.steps)?;
         }
         for (isa, x) in &p.x86 {
             if x.source.is_some() == x.estimate.is_some() {
