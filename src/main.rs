@@ -119,7 +119,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutFormat,
     },
-    /// Microarchitecture profiles.
+    /// Microarchitecture profiles and kernel presets: list, show, validate.
     Model {
         #[command(subcommand)]
         cmd: ModelCmd,
@@ -128,7 +128,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ModelCmd {
-    /// List the built-in profiles with their estimated-parameter counts.
+    /// List the built-in profiles and kernel presets with their estimate counts.
     List,
     /// Show every parameter of a profile, or every step of a kernel preset, with its source or
     /// its estimate's reasoning.
@@ -227,6 +227,23 @@ fn run(cli: Cli) -> Result<(), Error> {
                         p.estimate_count(),
                         p.params().len(),
                         p.machine
+                    );
+                }
+                println!("\n{:<20} {:<22} {:>10}  kernel", "kernel preset", "ISAs", "est. steps");
+                for (name, text) in builtin::PRESETS {
+                    let k = KernelPreset::from_toml(text, name)?;
+                    let isas: Vec<&str> = k.code.keys().map(String::as_str).collect();
+                    let (est, steps) = k
+                        .code
+                        .iter()
+                        .fold((0, 0), |(e, n), (isa, c)| (e + k.estimate_count(isa), n + c.steps().len()));
+                    println!(
+                        "{:<20} {:<22} {:>4} of {:<3}  {}",
+                        k.name,
+                        isas.join(","),
+                        est,
+                        steps,
+                        k.description
                     );
                 }
             }
