@@ -90,11 +90,7 @@ fn window(events: &[TraceEvent], names: &dyn Fn(Option<u32>) -> String, from: u6
 /// Runs the ping-pong with tracing and explains the last measured round trip.
 pub fn explain(cfg: &IpcConfig) -> Result<[Explanation; 2], Error> {
     if crate::model_only::is_model_only(&cfg.system.arch) {
-        return Err(Error::Unsupported(format!(
-            "`explain` takes an emulated IPC apart; `{}` runs model-only (use `l4sim ipc`, whose breakdown \
-             covers model-only runs)",
-            cfg.system.arch
-        )));
+        return explain_model_only(cfg);
     }
     let mut pp = run_pingpong(cfg, true)?;
     let events = fold_refunds(pp.sys.take_trace());
@@ -124,6 +120,28 @@ pub fn explain(cfg: &IpcConfig) -> Result<[Explanation; 2], Error> {
             return Err(Error::Experiment(format!("{direction}: steps sum to {sum}, not {}", to - from)));
         }
         out.push(Explanation { direction, between_reads: to - from, counter_overhead, steps });
+    }
+    let reply = out.pop().ok_or_else(|| Error::Experiment("no reply".into()))?;
+    let call = out.pop().ok_or_else(|| Error::Experiment("no call".into()))?;
+    Ok([call, reply])
+}
+
+/// A model-only run explained: the last measured call and reply, from the caller's system call
+/// to the partner's return (there is no counter read to subtract).
+fn explain_model_only(cfg: &IpcConfig) -> Result<[Explanation; 2], Error> {
+    let d = crate::model_only::drive(cfg, true)?;
+    let events = fold_refunds(d.trace);
+    let names = |th: Option<u32>| {
+        th.and_then(|i| d.names.get(i as usize)).cloned().unwrap_or_else(|| "kernel".to_string())
+    };
+    let mut out = Vec::new();
+    for (direction, (from, to)) in [("call", d.windows[0]), ("reply", d.windows[1])] {
+        let steps = window(&events, &names, from, to);
+        let sum: u64 = steps.iter().map(|s| s.cycles).sum();
+        if sum != to - from {
+            return Err(Error::Experiment(format!("{direction}: steps sum to {sum}, not {}", to - from)));
+        }
+        out.push(Explanation { direction, between_reads: to - from, counter_overhead: 0, steps });
     }
     let reply = out.pop().ok_or_else(|| Error::Experiment("no reply".into()))?;
     let call = out.pop().ok_or_else(|| Error::Experiment("no call".into()))?;

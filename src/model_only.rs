@@ -6,9 +6,9 @@
 //! script fetches the system-call instruction through the instruction TLB and cache, sets the
 //! registers as the guest would, and enters the kernel; the one-way figure is the ledger's growth
 //! from the caller's system call to the partner's return, which is what the emulated ping-pong
-//! measures between its two counter reads (less the counter read itself). The register roles and
-//! page-table shape are x86-64's (the kernel needs some; nothing of x86 is priced: the profile and
-//! the preset price everything). Every output labels these runs `model-only`.
+//! measures between its two counter reads (less the counter read itself). The register roles are
+//! x86-64's (the kernel needs some; nothing of x86 is priced: the profile and the preset price
+//! everything); the page tables are a two-level stand-in (see [`GEOMETRY`]). Every output labels these runs `model-only`.
 
 use crate::ipc::{self, IpcConfig, IpcResult, RunKind};
 use crate::Error;
@@ -16,6 +16,7 @@ use isa_common::ram::Ram;
 use kernel::object::{Cap, VmRights};
 use kernel::preset::IpcTarget;
 use kernel::types::{MessageInfo, Rights, Syscall, TcbId};
+use kernel::vspace::VSpaceGeometry;
 use kernel::{Event, Kernel, KernelConfig, Resume};
 use simcore::{Breakdown, CostModel, PAddr, RegisterAbi, VAddr};
 use std::time::Instant;
@@ -27,6 +28,20 @@ pub const ARCHES: [&str; 3] = ["mips64", "alpha", "ia64"];
 pub fn is_model_only(arch: &str) -> bool {
     ARCHES.contains(&arch)
 }
+
+/// The page-table shape of a model-only run: two levels of 1024 eight-byte entries over a 32-bit
+/// user space, so a TLB refill reads two descriptors (the PTE and the entry that maps its table),
+/// as the software refills of the R4x00 and the 21064's PALcode, which read a PTE from a linear
+/// (virtual) page table, and the Itanium's VHPT walker do; none of these walks a four-level radix
+/// tree as x86-64 does.
+pub const GEOMETRY: VSpaceGeometry = VSpaceGeometry {
+    level_bits: [10, 10, 0, 0],
+    levels: 2,
+    page_bits: 12,
+    entry_bytes: 8,
+    user_top: 0xE000_0000,
+    kernel_base: 0xE000_0000,
+};
 
 const RAM_BASE: u64 = 0x1000_0000;
 const RAM_BYTES: u64 = 16 << 20;
@@ -64,6 +79,23 @@ struct Script {
 
 /// Runs the ping-pong of `cfg` model-only (the architecture must be one of [`ARCHES`]).
 pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
+    Ok(drive(cfg, false)?.result)
+}
+
+/// A model-only run with what `l4sim explain` needs.
+pub(crate) struct Driven {
+    /// The measured result.
+    pub result: IpcResult,
+    /// Every charge, when traced.
+    pub trace: Vec<simcore::TraceEvent>,
+    /// Ledger times of the last measured call and reply: (start, end) each.
+    pub windows: [(u64, u64); 2],
+    /// Thread names by TCB index.
+    pub names: Vec<String>,
+}
+
+/// Drives the scripted ping-pong; with `trace`, records every charge.
+pub(crate) fn drive(cfg: &IpcConfig, trace: bool) -> Result<Driven, Error> {
     let system = &cfg.system;
     let arch = system.arch.as_str();
     if !is_model_only(arch) {
@@ -85,7 +117,7 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
     let abi: RegisterAbi = isa_x86::ABI_X86_64;
     let kcfg = KernelConfig {
         abi,
-        geometry: isa_x86::GEOMETRY_X86_64,
+        geometry: GEOMETRY,
         isa: isa.into(),
         arch: arch.into(),
         insn_bytes: insn_bytes(arch),
@@ -139,7 +171,9 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
     let rounds = u64::from(iterations) + u64::from(cfg.speed_rounds);
     let info = MessageInfo { label: 0, caps_unwrapped: 0, extra_caps: 0, length: 1 }.to_word();
 
+    k.cost_mut().set_tracing(trace);
     let started = Instant::now();
+    let mut windows = [(0u64, 0u64); 2];
     let mut running = match k.start() {
         Resume::Thread(t) => t,
         other => return Err(Error::Experiment(format!("the model-only run did not start: {other:?}"))),
@@ -162,6 +196,7 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         };
         s.first = false;
         let before = k.cost().ledger().snapshot();
+        let start_time = k.cost().ledger().now().get();
         // The system-call instruction, fetched as the guest would fetch it.
         k.user_fetch(
             s.vs,
@@ -186,13 +221,16 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
         };
         let taken: Breakdown = k.cost().ledger().snapshot().since(&before);
         let measured = done_calls >= u64::from(cfg.warmup) && done_calls < u64::from(iterations);
+        let window = (start_time, k.cost().ledger().now().get());
         if sc == Syscall::ReplyRecv {
             if measured {
                 replies.push((taken.total(), taken));
+                windows[1] = window;
             }
             done_calls += 1;
         } else if sc == Syscall::Call && measured {
             calls.push((taken.total(), taken));
+            windows[0] = window;
         }
         running = next;
     }
@@ -202,7 +240,7 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
     }
     let st = k.stats();
     let ipcs = 2 * rounds;
-    Ok(IpcResult {
+    let result = IpcResult {
         arch: arch.into(),
         uarch: system.profile.name.clone(),
         machine: system.profile.machine.clone(),
@@ -225,5 +263,8 @@ pub fn run(cfg: &IpcConfig) -> Result<IpcResult, Error> {
             ipcs,
             ipcs_per_second: if seconds > 0.0 { ipcs as f64 / seconds } else { 0.0 },
         },
-    })
+    };
+    let names = k.threads().map(|(_, t)| t.name.clone()).collect();
+    let trace = k.cost_mut().take_trace();
+    Ok(Driven { result, trace, windows, names })
 }
