@@ -181,6 +181,15 @@ pub fn ipc_table(r: &IpcResult, with_host: bool) -> String {
     o
 }
 
+/// `[S]` and the source, or `[E]` and the estimate's reasoning (a preset entry has exactly one).
+fn provenance<'a>(source: &'a Option<String>, estimate: &'a Option<String>) -> (&'static str, &'a str) {
+    match (source, estimate) {
+        (Some(s), _) => ("S", s.as_str()),
+        (_, Some(e)) => ("E", e.as_str()),
+        _ => ("?", ""),
+    }
+}
+
 /// A kernel preset for people: its design, kernel entries, and every step per ISA with its counts
 /// and its source or estimate, the steps a fastpath one-way IPC charges marked `*`.
 pub fn preset_text(p: &kernel::preset::KernelPreset) -> String {
@@ -194,23 +203,9 @@ pub fn preset_text(p: &kernel::preset::KernelPreset) -> String {
         d.ipc_target, d.timeouts, d.kernel_stack, d.address_spaces, d.lazy_scheduling
     );
     if let Some(d) = &p.design {
-        let (tag, why) = match (&d.source, &d.estimate) {
-            (Some(s), _) => ("S", s.as_str()),
-            (_, Some(e)) => ("E", e.as_str()),
-            _ => ("?", ""),
-        };
+        let (tag, why) = provenance(&d.source, &d.estimate);
         let _ = writeln!(o, "  [{tag}] {why}");
     }
-    let on_ipc = [
-        StepId::Entry,
-        StepId::Exit,
-        StepId::FastpathCall,
-        StepId::FastpathReplyRecv,
-        StepId::CopyMr,
-        StepId::ThreadIdLookup,
-        StepId::TimeoutCheck,
-        StepId::StackSwitch,
-    ];
     for (isa, paths) in &p.code {
         let _ = writeln!(
             o,
@@ -221,21 +216,13 @@ pub fn preset_text(p: &kernel::preset::KernelPreset) -> String {
         );
         for id in StepId::ALL.iter().filter(|id| paths.has(**id)) {
             let st = paths.step(*id);
-            let (tag, why) = match (&st.source, &st.estimate) {
-                (Some(s), _) => ("S", s.as_str()),
-                (_, Some(e)) => ("E", e.as_str()),
-                _ => ("?", ""),
-            };
-            let mark = if on_ipc.contains(id) { "*" } else { " " };
+            let (tag, why) = provenance(&st.source, &st.estimate);
+            let mark = if StepId::FASTPATH_IPC.contains(id) { "*" } else { " " };
             let _ =
                 writeln!(o, "{mark} {:<22} {:>4} insns  [{tag}] {why}", id.name(), st.mix().instructions());
         }
         for (i, t) in p.trap.get(isa).into_iter().flatten().enumerate() {
-            let (tag, why) = match (&t.source, &t.estimate) {
-                (Some(s), _) => ("S", s.as_str()),
-                (_, Some(e)) => ("E", e.as_str()),
-                _ => ("?", ""),
-            };
+            let (tag, why) = provenance(&t.source, &t.estimate);
             let _ = writeln!(
                 o,
                 "  kernel entry {} {} / {}  [{tag}] {why}",
@@ -245,11 +232,7 @@ pub fn preset_text(p: &kernel::preset::KernelPreset) -> String {
             );
         }
         if let Some(x) = p.x86.get(isa) {
-            let (tag, why) = match (&x.source, &x.estimate) {
-                (Some(s), _) => ("S", s.as_str()),
-                (_, Some(e)) => ("E", e.as_str()),
-                _ => ("?", ""),
-            };
+            let (tag, why) = provenance(&x.source, &x.estimate);
             let _ = writeln!(
                 o,
                 "  x86 paging: global kernel {}, PCID {}  [{tag}] {why}",

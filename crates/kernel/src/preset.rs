@@ -243,6 +243,19 @@ pub enum StepId {
 }
 
 impl StepId {
+    /// The steps a fastpath one-way IPC charges: entry, exit, the two fastpath steps, the register
+    /// copy and the design's mechanism steps.
+    pub const FASTPATH_IPC: [StepId; 8] = [
+        StepId::Entry,
+        StepId::Exit,
+        StepId::FastpathCall,
+        StepId::FastpathReplyRecv,
+        StepId::CopyMr,
+        StepId::ThreadIdLookup,
+        StepId::TimeoutCheck,
+        StepId::StackSwitch,
+    ];
+
     /// Every step, in file order.
     pub const ALL: [StepId; 24] = [
         StepId::Entry,
@@ -792,18 +805,6 @@ impl KernelPreset {
     /// exit, the two fastpath steps, the register copy and the design's mechanism steps.
     pub fn fastpath_estimate_count(&self, isa: &str) -> usize {
         let Some(c) = self.code.get(isa) else { return 0 };
-        [
-            StepId::Entry,
-            StepId::Exit,
-            StepId::FastpathCall,
-            StepId::FastpathReplyRecv,
-            StepId::CopyMr,
-            StepId::ThreadIdLookup,
-            StepId::TimeoutCheck,
-            StepId::StackSwitch,
-        ]
-        .iter()
-        .filter(|id| c.has(**id) && c.step(**id).is_estimate())
-        .count()
+        StepId::FASTPATH_IPC.iter().filter(|id| c.has(**id) && c.step(**id).is_estimate()).count()
     }
 }
