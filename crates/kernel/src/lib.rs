@@ -342,11 +342,12 @@ impl Kernel {
             cost.set_space_tagged_caches(true);
         }
         let layout = ObjectLayout::for_word_bytes(cfg.abi.word_bytes);
+        // The primitives of an entry or exit that move user-visible state (the hardware says which)
+        // are state save and restore; the rest is the mode switch itself.
         let (entry_state, trap_entry): (Vec<Primitive>, Vec<Primitive>) =
-            cfg.trap_entry.iter().partition(|p| matches!(p, Primitive::FsBaseRead | Primitive::GsBaseRead));
-        let (exit_state, trap_exit): (Vec<Primitive>, Vec<Primitive>) = cfg.trap_exit.iter().partition(|p| {
-            matches!(p, Primitive::SegmentLoad | Primitive::GsBaseWrite | Primitive::FsBaseWrite)
-        });
+            cfg.trap_entry.iter().partition(|p| p.moves_user_state());
+        let (exit_state, trap_exit): (Vec<Primitive>, Vec<Primitive>) =
+            cfg.trap_exit.iter().partition(|p| p.moves_user_state());
         let tcb_array_base = align_up(cfg.geometry.kernel_base + cfg.ram_size, 1 << 22);
         Ok(Kernel {
             step_price,

@@ -111,6 +111,20 @@ impl Primitive {
         Primitive::Xrstor,
     ];
 
+    /// True if the primitive saves or restores user-visible state the CPU holds outside the
+    /// general registers (x86 segment registers and FS/GS bases), as opposed to switching mode:
+    /// a kernel entry or exit that issues it is charged to state save or restore for it.
+    pub fn moves_user_state(self) -> bool {
+        matches!(
+            self,
+            Primitive::SegmentLoad
+                | Primitive::GsBaseWrite
+                | Primitive::FsBaseWrite
+                | Primitive::FsBaseRead
+                | Primitive::GsBaseRead
+        )
+    }
+
     /// The primitive with profile key `key`.
     pub fn from_key(key: &str) -> Option<Primitive> {
         Primitive::ALL.iter().copied().find(|p| p.key() == key)
