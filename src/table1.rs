@@ -59,6 +59,9 @@ pub struct RunSpec {
     pub profile: String,
     /// Guest ISA.
     pub arch: String,
+    /// What a reader should know about the published figure, with its source.
+    #[serde(default)]
+    pub remark: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -295,6 +298,9 @@ pub fn to_json(rows: &[Row]) -> Value {
                 if let RunKind::NotModelled(why) = &r.kind {
                     v["not_modelled"] = json!(why);
                 }
+                if let Some(remark) = &r.spec.remark {
+                    v["remark"] = json!(remark);
+                }
                 v
             })
             .collect(),
@@ -399,6 +405,11 @@ pub fn to_table(rows: &[Row]) -> String {
     }
     for n in notes {
         let _ = writeln!(out, "  {n}");
+    }
+    for r in rows {
+        if let Some(remark) = &r.spec.remark {
+            let _ = writeln!(out, "  note, {} on {}: {remark}", r.paper.kernel, r.paper.processor);
+        }
     }
     out
 }
