@@ -81,6 +81,15 @@ impl GuestEntry {
     }
 }
 
+/// The ISA family whose kernel paths a preset supplies for guests of `arch` (`aarch32` for the
+/// ARM architectures; every other guest architecture names its own).
+pub fn isa_of(arch: &str) -> &str {
+    match arch {
+        "armv7" | "armv6" | "armv5" => "aarch32",
+        other => other,
+    }
+}
+
 /// The facts of `arch` on a CPU described by `profile`, running the kernel `preset`.
 pub fn arch_facts(arch: &str, profile: &Profile, preset: &KernelPreset) -> Result<ArchFacts, Error> {
     let (abi, geometry, isa, initial_flags) = match arch {

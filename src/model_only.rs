@@ -110,7 +110,7 @@ pub(crate) fn drive(cfg: &IpcConfig, trace: bool) -> Result<Driven, Error> {
     if cfg.samples == 0 {
         return Err(Error::Invalid("--samples must be at least 1".into()));
     }
-    let isa = arch;
+    let isa = crate::machine::isa_of(arch);
     let cost = CostModel::new(system.profile.clone());
     let mech = system.preset.trap_for(isa, |p| cost.try_price_primitive(p).is_some())?;
     let (entry, exit) = (mech.entry_primitives(), mech.exit_primitives());

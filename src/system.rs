@@ -44,10 +44,7 @@ pub struct SystemConfig {
 impl SystemConfig {
     /// The ISA family whose paths the preset supplies for this configuration's guests.
     fn isa(&self) -> &str {
-        match self.arch.as_str() {
-            "armv7" | "armv6" | "armv5" => "aarch32",
-            other => other,
-        }
+        crate::machine::isa_of(&self.arch)
     }
 
     /// Sets one switchable design choice of the preset; turning it on where the preset does not

@@ -117,7 +117,7 @@ fn each_rows_estimate_count_is_what_model_show_lists_for_its_profile_and_preset(
         let Some(sim) = &r.result else { continue };
         let profile = Profile::from_toml(l4sim::builtin::profile(&r.spec.profile).unwrap(), "p").unwrap();
         let preset = KernelPreset::from_toml(l4sim::builtin::preset(&r.spec.preset).unwrap(), "k").unwrap();
-        let isa = if r.spec.arch.starts_with("armv") { "aarch32" } else { r.spec.arch.as_str() };
+        let isa = l4sim::machine::isa_of(&r.spec.arch);
         let cost = CostModel::new(profile.clone());
         let from_preset = preset.ipc_estimate_count(isa, |p| cost.try_price_primitive(p).is_some());
         // The profile part counts the estimates the run reads: at most all of them (what

@@ -62,9 +62,7 @@ impl Kernel {
                 (Target::Slot(l), ep, badge, rights)
             }
             IpcTarget::ThreadId => {
-                let Some(dest) = self.thread_by_id(cptr) else { return false };
-                let Some(ep) = self.tcbs[dest.0 as usize].own_ep else { return false };
-                let badge = self.thread_id(cur).unwrap_or(0);
+                let Some((dest, ep, badge)) = self.thread_target(cur, cptr) else { return false };
                 (Target::Thread(dest), ep, badge, Rights::ALL)
             }
         };

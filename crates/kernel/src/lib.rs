@@ -552,6 +552,15 @@ impl Kernel {
         (i < self.tcbs.len() as u64).then_some(TcbId(i as u32))
     }
 
+    /// What an IPC from `cur` naming thread ID `id` reaches in a thread-ID kernel: the destination
+    /// thread, its receive queue and the badge the receiver gets (the sender's ID). Nothing is
+    /// charged (see [`Kernel::charge_thread_id_lookup`]).
+    pub(crate) fn thread_target(&self, cur: TcbId, id: u64) -> Option<(TcbId, EpId, u64)> {
+        let dest = self.thread_by_id(id)?;
+        let ep = self.tcbs[dest.0 as usize].own_ep?;
+        Some((dest, ep, self.thread_id(cur).unwrap_or(0)))
+    }
+
     /// A thread-ID lookup: the lookup step, and the destination's TCB read through the virtual TCB
     /// array (its own kernel virtual region, so the access can miss in the TLB).
     pub(crate) fn charge_thread_id_lookup(&mut self, dest: TcbId) {

@@ -105,10 +105,8 @@ impl Kernel {
         match self.design.ipc_target {
             IpcTarget::Capability => self.lookup_cap(t, cptr).map(|l| (l.cap, Some(l.slot))),
             IpcTarget::ThreadId => {
-                let dest = self.thread_by_id(cptr).ok_or(LookupFault::InvalidRoot)?;
+                let (dest, ep, badge) = self.thread_target(t, cptr).ok_or(LookupFault::InvalidRoot)?;
                 self.charge_thread_id_lookup(dest);
-                let ep = self.tcbs[dest.0 as usize].own_ep.ok_or(LookupFault::InvalidRoot)?;
-                let badge = self.thread_id(t).unwrap_or(0);
                 Ok((Cap::Endpoint { ep, badge, rights: Rights::ALL }, None))
             }
         }
