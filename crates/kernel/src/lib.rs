@@ -236,18 +236,15 @@ impl Kernel {
         let thread_switch_seq = cfg.preset.thread_switch_sequence(&cfg.arch);
         // The skim window (where the design turns it on and the preset defines it for this ISA):
         // page-table switches on every entry and exit instead of at the thread switch.
-        let skim = if cfg.preset.design().skim_window {
-            cfg.preset.skim_window.get(&cfg.isa).cloned()
-        } else {
-            None
-        };
+        let design = cfg.preset.design();
+        let skim = if design.skim_window { cfg.preset.skim_window.get(&cfg.isa).cloned() } else { None };
         let (switch_seq, switch_seq_slowpath) = match &skim {
             Some(w) => (w.switch_primitives(), w.switch_primitives()),
             None => (switch_seq, switch_seq_slowpath),
         };
         // FPU-state switching on every thread switch (where the design turns it on; the preset must
         // then say what it costs on this ISA).
-        let fpu = if cfg.preset.design().fpu_switch {
+        let fpu = if design.fpu_switch {
             Some(cfg.preset.fpu_switch.get(&cfg.isa).cloned().ok_or_else(|| {
                 KernelError::Invalid(format!(
                     "kernel preset {} switches the FPU state but gives no [fpu_switch.{}]",
@@ -332,7 +329,6 @@ impl Kernel {
         // Without PCIDs every skim-window page-table switch flushes the whole TLB (kernel and user
         // entries alike: nothing is global with the skim window).
         let skim_flush = skim.is_some() && !cost.tlb_tagged();
-        let design = cfg.preset.design();
         let mut cost = cost;
         if design.address_spaces != AddressSpaces::PageTable {
             // Small spaces and FASS relocate every space to its own part of the (modified) virtual
