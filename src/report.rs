@@ -218,9 +218,21 @@ pub fn preset_text(p: &kernel::preset::KernelPreset) -> String {
             let st = paths.step(*id);
             let (tag, why) = provenance(&st.source, &st.estimate);
             let mark = if StepId::FASTPATH_IPC.contains(id) { "*" } else { " " };
-            let _ =
-                writeln!(o, "{mark} {:<22} {:>4} insns  [{tag}] {why}", id.name(), st.mix().instructions());
+            let chain = match (st.groups, st.load_chain) {
+                (g, _) if g > 0 => "group schedule".to_string(),
+                (_, Some(n)) => format!("load chain {n}"),
+                (_, None) => "load chain not counted".to_string(),
+            };
+            let _ = writeln!(
+                o,
+                "{mark} {:<22} {:>4} insns, {chain:<22}  [{tag}] {why}",
+                id.name(),
+                st.mix().instructions()
+            );
         }
+        let ob = &paths.op_branches;
+        let (tag, why) = provenance(&ob.source, &ob.estimate);
+        let _ = writeln!(o, "  operation-dependent branches: {}  [{tag}] {why}", ob.count);
         for (i, t) in p.trap.get(isa).into_iter().flatten().enumerate() {
             let (tag, why) = provenance(&t.source, &t.estimate);
             let _ = writeln!(
@@ -243,7 +255,7 @@ pub fn preset_text(p: &kernel::preset::KernelPreset) -> String {
     let _ = writeln!(
         o,
         "\nA one-way IPC's estimate count (l4sim ipc, l4sim table1) is the * steps marked [E], plus the \
-         design, the kernel entry the CPU takes and the x86 paging choice where they are marked [E]."
+         operation-dependent branches, the design, the kernel entry the CPU takes and the x86 paging choice where they are marked [E]."
     );
     o
 }

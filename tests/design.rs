@@ -19,7 +19,7 @@ fn preset(design: &str) -> KernelPreset {
     for isa in ["aarch32", "ia32", "x86_64"] {
         for step in ["thread_id_lookup", "timeout_check", "stack_switch"] {
             text.push_str(&format!(
-                "\n[code.{isa}.{step}]\nalu = 4\nload = 2\nstore = 1\nbranch = 1\nestimate = \"test\"\n"
+                "\n[code.{isa}.{step}]\nalu = 4\nload = 2\nstore = 1\nbranch = 1\nload_chain = 1\nestimate = \"test\"\n"
             ));
         }
     }

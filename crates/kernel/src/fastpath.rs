@@ -88,6 +88,7 @@ impl Kernel {
         // Committed: from here on this is fastpath_call's straight line.
         self.stats.fastpath_call += 1;
         self.charge_step(StepId::FastpathCall, Category::KernelPath);
+        self.charge_op_branches(true);
         self.touch_target(cur, &target);
         self.charge_timeout_check(cur);
         let ep_pa = self.endpoints[ep.0 as usize].paddr;
@@ -156,6 +157,7 @@ impl Kernel {
 
         self.stats.fastpath_reply_recv += 1;
         self.charge_step(StepId::FastpathReplyRecv, Category::KernelPath);
+        self.charge_op_branches(false);
         let target = target.unwrap_or(Target::Thread(caller));
         self.touch_target(cur, &target);
         self.charge_timeout_check(cur);

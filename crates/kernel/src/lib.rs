@@ -199,6 +199,8 @@ pub struct Kernel {
     pub(crate) layout: ObjectLayout,
     /// Per step: its instruction mix priced by the profile (fractional cycles), computed once.
     step_price: Vec<f64>,
+    /// The preset's operation-dependent branches (see [`preset::CodePaths::op_branches`]).
+    op_branches: u32,
     text: Vec<(PAddr, u64)>,
     ram_base: PAddr,
     ram_size: u64,
@@ -322,7 +324,7 @@ impl Kernel {
                 })?;
                 f64::from(st.groups) * g + f64::from(st.stall_cycles)
             } else {
-                cost.price_mix(&st.mix())
+                cost.price_step(&st.mix(), st.load_chain.unwrap_or(0))
             };
             step_price.push(base + added(id).map_or(0.0, |m| cost.price_mix(&m)));
         }
@@ -347,6 +349,7 @@ impl Kernel {
         let tcb_array_base = align_up(cfg.geometry.kernel_base + cfg.ram_size, 1 << 22);
         Ok(Kernel {
             step_price,
+            op_branches: paths.op_branches.count,
             cost,
             abi: cfg.abi,
             geo: cfg.geometry,
@@ -760,6 +763,15 @@ impl Kernel {
         if bytes > 0 {
             let va = VAddr(self.geo.kernel_base + (pa.0 - self.ram_base.0));
             self.kernel_fetch(va, pa, bytes);
+        }
+    }
+
+    /// Resolves the preset's operation-dependent branches (`op_branches`) for a fastpath Call
+    /// (`call` true: taken) or ReplyRecv (not taken) in the branch predictor, charging any
+    /// misprediction to the kernel path.
+    pub(crate) fn charge_op_branches(&mut self, call: bool) {
+        for site in 0..self.op_branches as usize {
+            self.cost.branch(Category::KernelPath, site, call);
         }
     }
 

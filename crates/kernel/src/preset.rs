@@ -58,6 +58,13 @@ pub struct Step {
     /// Stall cycles the group schedule exposes (documented latencies not hidden by the schedule).
     #[serde(default)]
     pub stall_cycles: u32,
+    /// The loads on the step's longest chain of address-dependent loads (each load's address
+    /// computed from the previous one's result: a pointer chase), priced with the profile's
+    /// `pipeline.load_use`. Required on the fastpath one-way IPC's steps; `None` elsewhere means
+    /// not counted (the step's loads are then priced as independent). Not used by a step given as
+    /// a group schedule, whose `stall_cycles` already expose its latencies.
+    #[serde(default)]
+    pub load_chain: Option<u32>,
     /// Where the counts were read.
     #[serde(default)]
     pub source: Option<String>,
@@ -149,6 +156,24 @@ pub struct CodePaths {
     /// pointer, and on x86 the TSS's ring-0 stack pointer), once per thread switch.
     #[serde(default)]
     pub stack_switch: Option<Step>,
+    /// The branches a fastpath Call and a fastpath ReplyRecv both execute (entry and exit
+    /// included) whose direction differs between the two: in a ping-pong they flip on every
+    /// kernel entry, and the core's branch predictor decides what that costs.
+    pub op_branches: OpBranches,
+}
+
+/// A preset's operation-dependent branches (see [`CodePaths::op_branches`]).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpBranches {
+    /// How many.
+    pub count: u32,
+    /// Where they were read.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Why the count is an estimate.
+    #[serde(default)]
+    pub estimate: Option<String>,
 }
 
 /// The counts of a mechanism step the preset does not use.
@@ -168,6 +193,7 @@ static NO_STEP: Step = Step {
     isb: 0,
     groups: 0,
     stall_cycles: 0,
+    load_chain: Some(0),
     source: None,
     estimate: None,
 };
@@ -621,17 +647,33 @@ impl KernelPreset {
     pub fn from_toml(text: &str, origin: &str) -> Result<KernelPreset, PresetError> {
         let p: KernelPreset = toml::from_str(text)
             .map_err(|e| PresetError::Invalid { path: origin.into(), msg: e.to_string() })?;
+        let invalid = |msg: String| PresetError::Invalid { path: origin.into(), msg };
         for (isa, paths) in &p.code {
             for (name, s) in paths.steps() {
                 if s.source.is_some() == s.estimate.is_some() {
-                    return Err(PresetError::Invalid {
-                        path: origin.into(),
-                        msg: format!("code.{isa}.{name}: give exactly one of `source` or `estimate`"),
-                    });
+                    return Err(invalid(format!(
+                        "code.{isa}.{name}: give exactly one of `source` or `estimate`"
+                    )));
                 }
             }
+            // The fastpath one-way IPC's steps must say how its loads depend on each other
+            // (unless they are a group schedule, whose stalls already say it).
+            for id in StepId::FASTPATH_IPC {
+                let s = paths.step(id);
+                if paths.has(id) && s.groups == 0 && s.load_chain.is_none() {
+                    return Err(invalid(format!(
+                        "code.{isa}.{}: `load_chain` missing (a fastpath step counts its chain of dependent loads)",
+                        id.name()
+                    )));
+                }
+            }
+            let ob = &paths.op_branches;
+            if ob.source.is_some() == ob.estimate.is_some() {
+                return Err(invalid(format!(
+                    "code.{isa}.op_branches: give exactly one of `source` or `estimate`"
+                )));
+            }
         }
-        let invalid = |msg: String| PresetError::Invalid { path: origin.into(), msg };
         for isa in p.code.keys() {
             if p.trap.get(isa).is_none_or(|t| t.is_empty()) {
                 return Err(invalid(format!("trap.{isa}: missing (how the kernel is entered on {isa})")));
@@ -791,11 +833,12 @@ impl KernelPreset {
     }
 
     /// How many estimates a fastpath one-way IPC on `isa` depends on: the estimated steps it charges
-    /// (see [`KernelPreset::fastpath_estimate_count`]), and the design, the kernel entry chosen for
+    /// (see [`KernelPreset::fastpath_estimate_count`]), its operation-dependent branches, and the design, the kernel entry chosen for
     /// the CPU (`has` says which primitives it has) and the x86 translation choices where those are
     /// marked as estimates.
     pub fn ipc_estimate_count(&self, isa: &str, has: impl Fn(Primitive) -> bool) -> usize {
         self.fastpath_estimate_count(isa)
+            + self.code.get(isa).map_or(0, |c| usize::from(c.op_branches.estimate.is_some()))
             + self.design.as_ref().map_or(0, |d| usize::from(d.estimate.is_some()))
             + self.trap_for(isa, has).map_or(0, |t| usize::from(t.estimate.is_some()))
             + self.x86.get(isa).map_or(0, |x| usize::from(x.estimate.is_some()))

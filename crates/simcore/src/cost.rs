@@ -8,6 +8,7 @@
 use crate::cache::TagArray;
 use crate::insn::{InsnClass, InsnMix};
 use crate::ledger::{Category, Ledger};
+use crate::predictor::BranchPredictor;
 use crate::profile::{Family, Profile};
 use crate::units::{Asid, Cycles, PAddr, VAddr};
 
@@ -217,6 +218,9 @@ pub struct CostModel {
     profile: Profile,
     ledger: Ledger,
     trace: Option<Vec<TraceEvent>>,
+    predictor: BranchPredictor,
+    /// Primitives that invalidate the branch predictor.
+    flushes_predictor: [bool; Primitive::ALL.len()],
     l1i: TagArray,
     l1d: TagArray,
     l2: Option<TagArray>,
@@ -267,6 +271,10 @@ impl CostModel {
         CostModel {
             ledger: Ledger::new(),
             trace: None,
+            predictor: BranchPredictor::new(&p.pipeline.predictor),
+            flushes_predictor: Primitive::ALL.map(|pr| {
+                pr == Primitive::BtacFlush || p.pipeline.predictor.flushed_by.iter().any(|k| k == pr.key())
+            }),
             l1i: cache_from(p.l1i.size_bytes.as_u64(), p.l1i.ways.as_u64(), p.l1i.line_bytes.as_u64()),
             l1d: cache_from(p.l1d.size_bytes.as_u64(), p.l1d.ways.as_u64(), p.l1d.line_bytes.as_u64()),
             l2,
@@ -402,6 +410,36 @@ impl CostModel {
             + f64::from(m.isb) * k("isb")
     }
 
+    /// The price of a kernel step: its instruction mix, and the wait on its chain of `load_chain`
+    /// loads, each addressed by the previous one's result. On an in-order core each of the
+    /// `load_chain - 1` address dependences stalls the pipeline for `pipeline.load_use` cycles
+    /// (less the issue cost the `load` class already charges); the first load of a chain, whose
+    /// address is ready, is what a scheduler can hide. An out-of-order core overlaps the chain
+    /// with the step's other work: the step takes the longer of its issue time and the chain's
+    /// `load_chain x load_use` cycles.
+    pub fn price_step(&self, m: &InsnMix, load_chain: u32) -> f64 {
+        let issue = self.price_mix(m);
+        let pl = &self.profile.pipeline;
+        if pl.out_of_order.value != 0.0 {
+            issue.max(f64::from(load_chain) * pl.load_use.value)
+        } else {
+            let load = self.profile.insn("load").unwrap_or(0.0);
+            let links = f64::from(load_chain.saturating_sub(1));
+            issue + links * (pl.load_use.value - load).max(0.0)
+        }
+    }
+
+    /// Resolves branch site `site` with outcome `taken` in the branch predictor and charges the
+    /// profile's `branch_mispredict` to `cat` if it was mispredicted. Returns what it cost.
+    pub fn branch(&mut self, cat: Category, site: usize, taken: bool) -> Cycles {
+        if !self.predictor.resolve(site, taken) {
+            return Cycles(0);
+        }
+        let c = Cycles::from_f64(self.profile.pipeline.branch_mispredict.value);
+        self.charge_as(cat, c, || format!("branch mispredicted (site {site})"));
+        c
+    }
+
     /// Charges an instruction mix to `cat` and returns what it cost.
     pub fn charge_mix(&mut self, cat: Category, m: &InsnMix) -> Cycles {
         let c = Cycles::from_f64(self.price_mix(m));
@@ -435,6 +473,7 @@ impl CostModel {
 
     /// Charges a primitive to `cat` and returns what it cost.
     pub fn primitive(&mut self, cat: Category, p: Primitive) -> Cycles {
+        self.primitive_effect(p);
         let c = Cycles::from_f64(self.price_primitive(p));
         self.charge_as(cat, c, || format!("{p:?}"));
         c
@@ -443,9 +482,20 @@ impl CostModel {
     /// Charges a sequence of primitives to `cat` (e.g. seL4's ASID switch: barrier, TTBR write, ISB, ...),
     /// summing the fractional prices before rounding once.
     pub fn primitives(&mut self, cat: Category, ps: &[Primitive]) -> Cycles {
+        ps.iter().for_each(|p| self.primitive_effect(*p));
         let c = Cycles::from_f64(ps.iter().map(|p| self.price_primitive(*p)).sum());
         self.charge_as(cat, c, || ps.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>().join(", "));
         c
+    }
+
+    /// What a primitive does to the modelled state beyond its price: a branch-predictor
+    /// invalidation (`btac_flush`, or a primitive the profile's `pipeline.predictor.flushed_by`
+    /// names) empties the predictor. (TLB and cache effects of a switch are the kernel's to
+    /// request, through [`CostModel::set_asid`] and [`CostModel::flush_tlbs`].)
+    fn primitive_effect(&mut self, p: Primitive) {
+        if self.flushes_predictor[p as usize] {
+            self.predictor.flush();
+        }
     }
 
     /// Makes `asid` the current address space for TLB tagging. On hardware whose TLBs are not

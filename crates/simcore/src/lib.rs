@@ -19,6 +19,7 @@ pub mod elf;
 pub mod insn;
 pub mod ledger;
 pub mod physmem;
+pub mod predictor;
 pub mod profile;
 pub mod units;
 
@@ -28,5 +29,6 @@ pub use elf::{ElfClass, ElfError, ElfImage, ElfLimits, ElfMachine};
 pub use insn::{InsnClass, InsnMix};
 pub use ledger::{Breakdown, Category, Ledger};
 pub use physmem::{PhysMem, VecPhysMem};
-pub use profile::{Family, Param, Profile, ProfileError};
+pub use predictor::BranchPredictor;
+pub use profile::{Family, Param, Predictor, PredictorKind, Profile, ProfileError};
 pub use units::{Asid, Cycles, PAddr, VAddr};

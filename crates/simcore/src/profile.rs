@@ -56,8 +56,67 @@ pub struct Pipeline {
     pub issue_width: Param,
     /// Branch mispredict penalty in cycles.
     pub branch_mispredict: Param,
-    /// Load-to-use latency (L1 hit) in cycles.
+    /// Load-to-use latency of an L1 hit whose result is the next load's address (a pointer
+    /// chase), in cycles: what each link of a kernel step's `load_chain` waits for.
     pub load_use: Param,
+    /// 1 if the core issues instructions out of order (dynamic scheduling with renaming), 0 if it
+    /// issues in order. An out-of-order core overlaps a step's load chain with its other work (the
+    /// step takes the longer of the two); an in-order core waits on every link.
+    pub out_of_order: Param,
+    /// The conditional-branch direction predictor.
+    pub predictor: Predictor,
+}
+
+/// The kinds of branch-direction predictor the cost model simulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictorKind {
+    /// No dynamic prediction (a fixed rule or static hint): the class price of `branch` covers
+    /// it, and no branch is ever charged as mispredicted.
+    None,
+    /// One history bit per branch: predicts what the branch did last time.
+    LastDirection,
+    /// A 2-bit saturating counter per branch, no history.
+    Bimodal,
+    /// A two-level predictor: `history_bits` of the branch's history select a 2-bit counter, so
+    /// periodic patterns (such as strict alternation) are learnt.
+    TwoLevel,
+}
+
+/// A core's branch-direction predictor, with its provenance.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Predictor {
+    /// The kind.
+    pub kind: PredictorKind,
+    /// History bits of a `two_level` predictor (0 for the other kinds).
+    #[serde(default)]
+    pub history_bits: u32,
+    /// The state a counter (0-3; 0 and 1 predict not taken) or history bit (0 or 1) starts in,
+    /// and returns to when the predictor is invalidated.
+    pub initial_state: u8,
+    /// Primitives that invalidate the predictor as a side effect (besides `btac_flush`, which
+    /// always does): e.g. the XScale's BTB is invalidated by every write of the FCSE process ID
+    /// (`asid_write`).
+    #[serde(default)]
+    pub flushed_by: Vec<String>,
+    /// Where the facts were read.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Why they are an estimate.
+    #[serde(default)]
+    pub estimate: Option<String>,
+}
+
+impl Predictor {
+    /// The predictor as a parameter (value: its history bits), for listings and estimate counts.
+    pub fn as_param(&self) -> Param {
+        Param {
+            value: f64::from(self.history_bits),
+            source: self.source.clone(),
+            estimate: self.estimate.clone(),
+        }
+    }
 }
 
 /// A cache level.
@@ -313,44 +372,48 @@ impl Profile {
     }
 
     /// Every numeric parameter with its dotted name, in file order.
-    pub fn params(&self) -> Vec<(String, &Param)> {
-        let mut v: Vec<(String, &Param)> = vec![("mhz".into(), &self.mhz)];
+    /// The branch predictor appears as `pipeline.predictor.<kind>`, its value the history bits.
+    pub fn params(&self) -> Vec<(String, Param)> {
+        let mut v: Vec<(String, Param)> = vec![("mhz".into(), self.mhz.clone())];
         let p = &self.pipeline;
         for (n, x) in [
             ("issue_width", &p.issue_width),
             ("branch_mispredict", &p.branch_mispredict),
             ("load_use", &p.load_use),
+            ("out_of_order", &p.out_of_order),
         ] {
-            v.push((format!("pipeline.{n}"), x));
+            v.push((format!("pipeline.{n}"), x.clone()));
         }
+        let kind = format!("{:?}", p.predictor.kind).to_lowercase();
+        v.push((format!("pipeline.predictor.{kind}"), p.predictor.as_param()));
         for (n, x) in &self.insn {
-            v.push((format!("insn.{n}"), x));
+            v.push((format!("insn.{n}"), x.clone()));
         }
         let mut levels = vec![("l1i", &self.l1i), ("l1d", &self.l1d), ("l2", &self.l2)];
         levels.extend(self.l3.as_ref().map(|c| ("l3", c)));
         for (lvl, c) in levels {
-            v.push((format!("{lvl}.size_bytes"), &c.size_bytes));
-            v.push((format!("{lvl}.ways"), &c.ways));
-            v.push((format!("{lvl}.line_bytes"), &c.line_bytes));
+            v.push((format!("{lvl}.size_bytes"), c.size_bytes.clone()));
+            v.push((format!("{lvl}.ways"), c.ways.clone()));
+            v.push((format!("{lvl}.line_bytes"), c.line_bytes.clone()));
             if let Some(h) = &c.hit_cycles {
-                v.push((format!("{lvl}.hit_cycles"), h));
+                v.push((format!("{lvl}.hit_cycles"), h.clone()));
             }
             if let Some(m) = &c.memory_cycles {
-                v.push((format!("{lvl}.memory_cycles"), m));
+                v.push((format!("{lvl}.memory_cycles"), m.clone()));
             }
         }
         for (lvl, t) in [("itlb", &self.itlb), ("dtlb", &self.dtlb), ("main_tlb", &self.main_tlb)] {
-            v.push((format!("{lvl}.entries"), &t.entries));
-            v.push((format!("{lvl}.ways"), &t.ways));
+            v.push((format!("{lvl}.entries"), t.entries.clone()));
+            v.push((format!("{lvl}.ways"), t.ways.clone()));
             if let Some(m) = &t.miss_cycles {
-                v.push((format!("{lvl}.miss_cycles"), m));
+                v.push((format!("{lvl}.miss_cycles"), m.clone()));
             }
             if let Some(w) = &t.walk_cycles {
-                v.push((format!("{lvl}.walk_cycles"), w));
+                v.push((format!("{lvl}.walk_cycles"), w.clone()));
             }
         }
         for (n, x) in &self.primitives {
-            v.push((format!("primitives.{n}"), x));
+            v.push((format!("primitives.{n}"), x.clone()));
         }
         v
     }
@@ -361,14 +424,17 @@ impl Profile {
     }
 
     /// How many estimated parameters a run that issues the privileged primitives `used` reads:
-    /// every estimate except the `[pipeline]` facts (documented, not yet read by the cost model)
-    /// and the prices of primitives the run never issues.
+    /// every estimate except the prices of primitives the run never issues, `issue_width`
+    /// (documented; the class prices already state what the issue width allows) and, on a core
+    /// without a dynamic predictor, the mispredict penalty (never charged).
     pub fn estimates_used(&self, used: &[Primitive]) -> usize {
+        let predicts = self.pipeline.predictor.kind != PredictorKind::None;
         self.params()
             .iter()
             .filter(|(name, p)| {
                 p.is_estimate()
-                    && !name.starts_with("pipeline.")
+                    && name != "pipeline.issue_width"
+                    && (predicts || name != "pipeline.branch_mispredict")
                     && name.strip_prefix("primitives.").is_none_or(|k| used.iter().any(|u| u.key() == k))
             })
             .count()
@@ -462,6 +528,28 @@ impl Profile {
             if !p.value.is_finite() || p.value < 0.0 {
                 return Err(format!("{name}: value {} must be a finite number >= 0", p.value));
             }
+        }
+        let pl = &self.pipeline;
+        if pl.out_of_order.value != 0.0 && pl.out_of_order.value != 1.0 {
+            return Err("pipeline.out_of_order: 1 (out-of-order issue) or 0 (in-order)".into());
+        }
+        let (bits, init) = (pl.predictor.history_bits, pl.predictor.initial_state);
+        let ok = match pl.predictor.kind {
+            PredictorKind::None => bits == 0 && init == 0,
+            PredictorKind::LastDirection => bits == 0 && init <= 1,
+            PredictorKind::Bimodal => bits == 0 && init <= 3,
+            PredictorKind::TwoLevel => (1..=32).contains(&bits) && init <= 3,
+        };
+        if !ok {
+            return Err(format!(
+                "pipeline.predictor: kind {:?} with history_bits {bits} and initial_state {init} \
+                 (two_level takes 1-32 history bits, the others 0; counters start in 0-3, a \
+                 last-direction bit in 0-1, `none` in 0)",
+                pl.predictor.kind
+            ));
+        }
+        if let Some(k) = pl.predictor.flushed_by.iter().find(|k| Primitive::from_key(k).is_none()) {
+            return Err(format!("pipeline.predictor.flushed_by: unknown primitive `{k}`"));
         }
         if self.mhz.value <= 0.0 {
             return Err("mhz: must be positive".into());
