@@ -7,6 +7,7 @@ use l4sim::report::{self, Format};
 use l4sim::system::SystemConfig;
 use l4sim::{builtin, Error};
 use simcore::Profile;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -143,21 +144,42 @@ enum ModelCmd {
     },
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+/// `print!` into the report buffer.
+macro_rules! out {
+    ($o:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = write!($o, $($arg)*);
+    }};
+}
+
+/// `println!` into the report buffer.
+macro_rules! outln {
+    ($o:expr) => {{
+        $o.push('\n');
+    }};
+    ($o:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($o, $($arg)*);
+    }};
+}
+
+/// Runs a command, writing its report to `o` (printed by `main`, which treats a closed pipe, as
+/// in `l4sim model list | head`, as the reader having had enough rather than as an error).
+fn run(cli: Cli, o: &mut String) -> Result<(), Error> {
     match cli.command {
         Command::Validate { format } => {
             let rows = l4sim::validation::run()?;
             match format {
-                OutFormat::Json => println!("{:#}", l4sim::validation::to_json(&rows)),
-                _ => print!("{}", l4sim::validation::to_table(&rows)),
+                OutFormat::Json => outln!(o, "{:#}", l4sim::validation::to_json(&rows)),
+                _ => out!(o, "{}", l4sim::validation::to_table(&rows)),
             }
         }
         Command::Table1 { format } => {
             let rows = l4sim::table1::run()?;
             match format {
-                OutFormat::Table => print!("{}", l4sim::table1::to_table(&rows)),
-                OutFormat::Json => println!("{:#}", l4sim::table1::to_json(&rows)),
-                OutFormat::Csv => print!("{}", l4sim::table1::to_csv(&rows)),
+                OutFormat::Table => out!(o, "{}", l4sim::table1::to_table(&rows)),
+                OutFormat::Json => outln!(o, "{:#}", l4sim::table1::to_json(&rows)),
+                OutFormat::Csv => out!(o, "{}", l4sim::table1::to_csv(&rows)),
             }
         }
         Command::Ipc {
@@ -195,7 +217,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 Format::Json => format!("{:#}\n", report::ipc_json(&r, !no_host)),
                 Format::Csv => report::ipc_csv(&r, !no_host),
             };
-            print!("{out}");
+            out!(o, "{out}");
         }
         Command::Explain { arch, uarch, kernel, warmup, no_fastpath, format } => {
             let mut system = SystemConfig::builtin(&arch, &uarch, &kernel)?;
@@ -206,19 +228,25 @@ fn run(cli: Cli) -> Result<(), Error> {
             );
             let ex = l4sim::explain::explain(&IpcConfig { system, samples: 1, warmup, speed_rounds: 0 })?;
             match Format::from(format) {
-                Format::Json => println!("{:#}", l4sim::explain::json(&ex)),
-                _ => print!("{}", l4sim::explain::text(&ex, &title)),
+                Format::Json => outln!(o, "{:#}", l4sim::explain::json(&ex)),
+                _ => out!(o, "{}", l4sim::explain::text(&ex, &title)),
             }
         }
         Command::Model { cmd } => match cmd {
             ModelCmd::List => {
-                println!(
+                outln!(
+                    o,
                     "{:<12} {:<6} {:<12} {:>6} {:>10}  machine",
-                    "profile", "arch", "guests", "MHz", "estimates"
+                    "profile",
+                    "arch",
+                    "guests",
+                    "MHz",
+                    "estimates"
                 );
                 for (name, text) in builtin::PROFILES {
                     let p = Profile::from_toml(text, name)?;
-                    println!(
+                    outln!(
+                        o,
                         "{:<12} {:<6} {:<12} {:>6} {:>4} of {:<3}  {}",
                         p.name,
                         p.arch,
@@ -229,7 +257,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                         p.machine
                     );
                 }
-                println!("\n{:<20} {:<22} {:>10}  kernel", "kernel preset", "ISAs", "est. steps");
+                outln!(o, "\n{:<20} {:<22} {:>10}  kernel", "kernel preset", "ISAs", "est. steps");
                 for (name, text) in builtin::PRESETS {
                     let k = KernelPreset::from_toml(text, name)?;
                     let isas: Vec<&str> = k.code.keys().map(String::as_str).collect();
@@ -237,7 +265,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                         .code
                         .iter()
                         .fold((0, 0), |(e, n), (isa, c)| (e + k.estimate_count(isa), n + c.steps().len()));
-                    println!(
+                    outln!(
+                        o,
                         "{:<20} {:<22} {:>4} of {:<3}  {}",
                         k.name,
                         isas.join(","),
@@ -250,7 +279,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             ModelCmd::Show { name } => {
                 if builtin::profile(&name).is_none() {
                     if let Some(text) = builtin::preset(&name) {
-                        print!("{}", report::preset_text(&KernelPreset::from_toml(text, &name)?));
+                        out!(o, "{}", report::preset_text(&KernelPreset::from_toml(text, &name)?));
                         return Ok(());
                     }
                 }
@@ -265,24 +294,30 @@ fn run(cli: Cli) -> Result<(), Error> {
                         .join(", "),
                 })?;
                 let p = Profile::from_toml(text, &name)?;
-                println!("{} — {} ({}, Unicorn CPU {})", p.name, p.machine, p.arch, p.unicorn_cpu);
-                println!("guest architectures: {}", p.guest_arches().join(", "));
+                outln!(o, "{} — {} ({}, Unicorn CPU {})", p.name, p.machine, p.arch, p.unicorn_cpu);
+                outln!(o, "guest architectures: {}", p.guest_arches().join(", "));
                 if p.family() == Some(simcore::Family::X86) {
                     let f = &p.features;
-                    println!(
+                    outln!(
+                        o,
                         "features: global pages {}, PCID {}, NX {}, sysenter {}, syscall {}",
-                        f.global_pages, f.pcid, f.nx, f.sysenter, f.syscall
+                        f.global_pages,
+                        f.pcid,
+                        f.nx,
+                        f.sysenter,
+                        f.syscall
                     );
                 }
-                println!("{} parameters, {} of them estimates\n", p.params().len(), p.estimate_count());
+                outln!(o, "{} parameters, {} of them estimates\n", p.params().len(), p.estimate_count());
                 for (n, v) in p.params() {
                     let tag = if v.is_estimate() { "E" } else { "S" };
-                    println!("{n:<40} {:>10}  [{tag}] {}", v.value, v.provenance());
+                    outln!(o, "{n:<40} {:>10}  [{tag}] {}", v.value, v.provenance());
                 }
             }
             ModelCmd::Validate { file } => {
                 let p = Profile::load(&file)?;
-                println!(
+                outln!(
+                    o,
                     "{}: valid, {} parameters, {} estimates",
                     file.display(),
                     p.params().len(),
@@ -296,7 +331,17 @@ fn run(cli: Cli) -> Result<(), Error> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let mut o = String::new();
+    let result = run(cli, &mut o);
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(o.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("l4sim: cannot write the report: {e}");
+            return ExitCode::FAILURE;
+        }
+        _ => {}
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("l4sim: {e}");

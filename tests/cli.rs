@@ -148,3 +148,21 @@ fn validate_and_preset_views_work_and_unknown_names_are_clear_errors() {
     assert!(!skim.status.success());
     assert!(String::from_utf8_lossy(&skim.stderr).contains("skim window"));
 }
+
+/// A reader that stops early (`l4sim model list | head -1`) closes the pipe: the CLI stops
+/// quietly instead of panicking on the failed write.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    use std::process::Stdio;
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_l4sim"))
+        .args(["model", "show", "sel4"])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run l4sim");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{err}");
+}
