@@ -15,8 +15,12 @@ const PROFILE: &str = include_str!("../../../fixtures/test-profiles/stand-in-x86
 fn preset(isa: &str) -> KernelPreset {
     let mut s = String::from("name = \"test\"\ndescription = \"test\"\nversion = \"none\"\n");
     for id in StepId::ALL {
-        s.push_str(&format!("[code.{isa}.{}]\nalu = 3\nload = 1\nestimate = \"test\"\n", id.name()));
+        s.push_str(&format!(
+            "[code.{isa}.{}]\nalu = 3\nload = 1\nload_chain = 1\nestimate = \"test\"\n",
+            id.name()
+        ));
     }
+    s.push_str(&format!("[code.{isa}.op_branches]\ncount = 1\nestimate = \"test\"\n"));
     s.push_str(&format!("[vspace_switch]\n{isa} = [\"cr3_write\"]\n"));
     s.push_str(&format!("[[trap.{isa}]]\nentry = [\"int_entry\"]\nexit = [\"iret\"]\nestimate = \"test\"\n"));
     KernelPreset::from_toml(&s, "test").unwrap()

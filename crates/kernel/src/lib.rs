@@ -771,6 +771,7 @@ impl Kernel {
     /// misprediction to the kernel path.
     pub(crate) fn charge_op_branches(&mut self, call: bool) {
         for site in 0..self.op_branches as usize {
+            // Branch sites are numbered by the kernel: these are the only ones it resolves.
             self.cost.branch(Category::KernelPath, site, call);
         }
     }

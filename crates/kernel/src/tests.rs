@@ -11,8 +11,12 @@ const PROFILE: &str = include_str!("../../../fixtures/profiles/cortex-a9.toml");
 fn test_preset() -> KernelPreset {
     let mut s = String::from("name = \"test\"\ndescription = \"unit-test preset\"\nversion = \"none\"\n");
     for id in StepId::ALL {
-        s.push_str(&format!("[code.aarch32.{}]\nalu = 3\nload = 1\nestimate = \"test\"\n", id.name()));
+        s.push_str(&format!(
+            "[code.aarch32.{}]\nalu = 3\nload = 1\nload_chain = 1\nestimate = \"test\"\n",
+            id.name()
+        ));
     }
+    s.push_str("[code.aarch32.op_branches]\ncount = 1\nestimate = \"test\"\n");
     s.push_str("[vspace_switch]\narmv7 = [\"barrier\", \"page_table_base_write\", \"isb\"]\n");
     s.push_str("[[trap.aarch32]]\nentry = [\"exception_entry\"]\nexit = [\"exception_return\"]\nestimate = \"test\"\n");
     KernelPreset::from_toml(&s, "test").expect("test preset")

@@ -436,7 +436,7 @@ impl CostModel {
             return Cycles(0);
         }
         let c = Cycles::from_f64(self.profile.pipeline.branch_mispredict.value);
-        self.charge_as(cat, c, || format!("branch mispredicted (site {site})"));
+        self.charge_as(cat, c, || format!("branch {site} mispredicted"));
         c
     }
 
