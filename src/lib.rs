@@ -73,6 +73,9 @@ pub enum Error {
     /// A request that does not make sense.
     #[error("{0}")]
     Invalid(String),
+    /// The kernel's invariant checker stopped the run (a kernel bug, never the guest's fault).
+    #[error(transparent)]
+    Invariant(#[from] kernel::InvariantViolation),
     /// The experiment did not complete as expected.
     #[error("experiment failed: {0}")]
     Experiment(String),

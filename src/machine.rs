@@ -19,6 +19,9 @@ pub enum RunExit {
     Idle,
     /// The cycle limit was reached.
     CycleLimit,
+    /// The kernel stopped the machine because an invariant broke
+    /// (`Kernel::invariant_violation` says which).
+    KernelStopped,
 }
 
 impl From<isa_arm::RunExit> for RunExit {
@@ -27,6 +30,7 @@ impl From<isa_arm::RunExit> for RunExit {
             isa_arm::RunExit::Halted(t) => RunExit::Halted(t),
             isa_arm::RunExit::Idle => RunExit::Idle,
             isa_arm::RunExit::CycleLimit => RunExit::CycleLimit,
+            isa_arm::RunExit::KernelStopped => RunExit::KernelStopped,
         }
     }
 }
@@ -37,6 +41,7 @@ impl From<isa_x86::RunExit> for RunExit {
             isa_x86::RunExit::Halted(t) => RunExit::Halted(t),
             isa_x86::RunExit::Idle => RunExit::Idle,
             isa_x86::RunExit::CycleLimit => RunExit::CycleLimit,
+            isa_x86::RunExit::KernelStopped => RunExit::KernelStopped,
         }
     }
 }

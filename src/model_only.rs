@@ -129,6 +129,7 @@ pub(crate) fn drive(cfg: &IpcConfig, trace: bool) -> Result<Driven, Error> {
         fastpath: system.fastpath,
         trap_entry: entry.clone(),
         trap_exit: exit.clone(),
+        check_invariants: system.check_invariants,
     };
     let mut k = Kernel::new(kcfg, cost)?;
     let mut ram = Ram::new(PAddr(RAM_BASE), RAM_BYTES)
@@ -212,6 +213,12 @@ pub(crate) fn drive(cfg: &IpcConfig, trace: bool) -> Result<Driven, Error> {
         ctx.set(abi.pc, CODE_VA + s.offset + abi.syscall_insn_bytes);
         let next = match k.handle(Event::Syscall, &mut ram) {
             Resume::Thread(t) => t,
+            Resume::Stopped => {
+                let v = k.invariant_violation().cloned();
+                return Err(
+                    v.map_or_else(|| Error::Experiment("the kernel stopped".into()), Error::Invariant)
+                );
+            }
             other => {
                 return Err(Error::Experiment(format!(
                     "the model-only ping-pong stopped with {other:?}; kernel events: {:?}",

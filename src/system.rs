@@ -39,6 +39,10 @@ pub struct SystemConfig {
     /// Where the kernel's text starts in its image, in bytes (see
     /// [`kernel::KernelConfig::text_offset`]); 0 by default.
     pub kernel_text_offset: u64,
+    /// Check the kernel's invariants after every kernel entry (a broken one stops the run with
+    /// [`Error::Invariant`]). On by default in debug builds (so in `cargo test`), off in release
+    /// builds, where it would slow long runs; it never changes a cycle.
+    pub check_invariants: bool,
 }
 
 impl SystemConfig {
@@ -114,6 +118,7 @@ impl SystemConfig {
             fastpath: true,
             ram_mib: 64,
             kernel_text_offset: 0,
+            check_invariants: cfg!(debug_assertions),
         })
     }
 }
@@ -232,6 +237,7 @@ impl System {
             fastpath: config.fastpath,
             trap_entry: facts.trap.0.clone(),
             trap_exit: facts.trap.1.clone(),
+            check_invariants: config.check_invariants,
         };
         let mut cost = CostModel::new(config.profile.clone());
         // x86: global kernel entries and PCID-tagged user entries need the CPU feature and a
@@ -363,8 +369,16 @@ impl System {
     }
 
     /// Runs until a thread halts, no thread can run, or `max_cycles` simulated cycles in total.
+    /// A run the kernel's invariant checker stopped is an [`Error::Invariant`] naming the rule and
+    /// the offending state.
     pub fn run(&mut self, max_cycles: u64) -> Result<RunExit, Error> {
-        self.machine.run(max_cycles)
+        match self.machine.run(max_cycles)? {
+            RunExit::KernelStopped => match self.kernel().invariant_violation() {
+                Some(v) => Err(Error::Invariant(v.clone())),
+                None => Err(Error::Invalid("the kernel stopped the machine without a reason".into())),
+            },
+            e => Ok(e),
+        }
     }
 
     /// The kernel (ledger, events, threads).

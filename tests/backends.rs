@@ -113,8 +113,14 @@ fn calls_block_until_replied_and_each_clients_badge_arrives_on_every_backend() {
     }
 }
 
-fn call_label(arch: &str, uarch: &str, caps: Vec<(usize, CapSpec)>, target: u64) -> u64 {
+fn call_label(
+    arch: &str,
+    uarch: &str,
+    caps: impl FnOnce(&mut System) -> Vec<(usize, CapSpec)>,
+    target: u64,
+) -> u64 {
     let mut sys = system(arch, uarch);
+    let caps = caps(&mut sys);
     let mut spec = ThreadSpec::new("errors", guest(&sys, "errors-client")).patch("target_cptr", target);
     for (slot, c) in caps {
         spec = spec.cap(slot, c);
@@ -127,15 +133,15 @@ fn call_label(arch: &str, uarch: &str, caps: Vec<(usize, CapSpec)>, target: u64)
 #[test]
 fn invocation_errors_are_sel4_errors_on_every_backend() {
     for (arch, uarch, _) in BACKENDS {
-        let mut sys = system(arch, uarch);
-        let ep = sys.endpoint().unwrap();
-        drop(sys);
-        let read_only = vec![(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ })];
+        let read_only = |sys: &mut System| {
+            let ep = sys.endpoint().unwrap();
+            vec![(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ })]
+        };
         let what = format!("{arch} on {uarch}");
         assert_eq!(call_label(arch, uarch, read_only, 1), SysError::InvalidCapability as u64, "{what}");
-        assert_eq!(call_label(arch, uarch, vec![], 5), SysError::InvalidCapability as u64, "{what}");
+        assert_eq!(call_label(arch, uarch, |_| vec![], 5), SysError::InvalidCapability as u64, "{what}");
         assert_eq!(
-            call_label(arch, uarch, vec![(2, CapSpec::OwnCNode)], 2),
+            call_label(arch, uarch, |_| vec![(2, CapSpec::OwnCNode)], 2),
             SysError::IllegalOperation as u64,
             "{what}"
         );

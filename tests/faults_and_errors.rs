@@ -33,8 +33,11 @@ fn call_result(caps: Vec<(usize, CapSpec)>, target: u64) -> (System, l4sim::kern
 fn call_without_the_write_right_returns_invalid_capability() {
     let mut sys = system();
     let ep = sys.endpoint().unwrap();
-    drop(sys);
-    let (sys, t, exit) = call_result(vec![(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ })], 1);
+    let spec = ThreadSpec::new("errors", guest("errors-client"))
+        .patch("target_cptr", 1)
+        .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ });
+    let t = sys.thread(spec).unwrap();
+    let exit = sys.run(10_000_000).unwrap();
     assert_eq!(exit, RunExit::Halted(t));
     let info = MessageInfo::from_word(u64::from(sys.read_words(t, "result_info", 1).unwrap()[0]));
     assert_eq!(info.label, SysError::InvalidCapability as u64);
@@ -158,4 +161,17 @@ fn a_runaway_thread_stops_at_the_cycle_limit() {
     .unwrap();
     assert_eq!(sys.run(5_000).unwrap(), RunExit::CycleLimit);
     assert!(sys.kernel().cost().now().0 >= 5_000);
+}
+
+/// A capability naming an object the system does not have (here: an endpoint of another system)
+/// is refused when the thread is built, not left dangling for the kernel to trip over.
+#[test]
+fn a_capability_to_an_object_that_does_not_exist_is_refused_at_construction() {
+    let mut other = system();
+    let ep = other.endpoint().unwrap();
+    let mut sys = system();
+    let spec = ThreadSpec::new("errors", guest("errors-client"))
+        .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::ALL });
+    let e = sys.thread(spec).unwrap_err().to_string();
+    assert!(e.contains("names no endpoint"), "{e}");
 }

@@ -142,6 +142,8 @@ pub enum RunExit {
     Idle,
     /// The cycle limit was reached.
     CycleLimit,
+    /// The kernel stopped the machine: an invariant broke (`Kernel::invariant_violation`).
+    KernelStopped,
 }
 
 pub use isa_common::CounterRead;
@@ -623,6 +625,7 @@ fn apply(uc: &mut Unicorn<'_, State>, r: Resume) -> Option<RunExit> {
             uc.get_data_mut().thread = None;
             Some(RunExit::Idle)
         }
+        Resume::Stopped => Some(RunExit::KernelStopped),
         Resume::Thread(n) => {
             let st = uc.get_data_mut();
             let vs = st.kernel.vspace_of(n);

@@ -286,6 +286,8 @@ pub enum RunExit {
     Idle,
     /// The cycle limit was reached.
     CycleLimit,
+    /// The kernel stopped the machine: an invariant broke (`Kernel::invariant_violation`).
+    KernelStopped,
 }
 
 #[derive(Debug)]
@@ -748,6 +750,7 @@ fn apply_with(uc: &mut Unicorn<'_, State>, r: Resume, pc_adjust: u64) -> Option<
             uc.get_data_mut().thread = None;
             Some(RunExit::Idle)
         }
+        Resume::Stopped => Some(RunExit::KernelStopped),
         Resume::Thread(n) => {
             let st = uc.get_data_mut();
             let vs = st.kernel.vspace_of(n);

@@ -116,6 +116,7 @@ fn machine(mode: X86Mode, sys: SyscallEntry) -> X86Machine {
         fastpath: true,
         trap_entry: vec![entry],
         trap_exit: vec![exit],
+        check_invariants: true,
     };
     let k = Kernel::new(cfg, CostModel::new(Profile::from_toml(PROFILE, "test").unwrap())).unwrap();
     X86Machine::new(k, "haswell", mode, sys, PAGING).unwrap()
@@ -191,6 +192,7 @@ fn a_mode_and_entry_that_do_not_fit_are_refused() {
         fastpath: true,
         trap_entry: vec![Primitive::IntEntry],
         trap_exit: vec![Primitive::Iret],
+        check_invariants: true,
     };
     let k = Kernel::new(cfg, CostModel::new(Profile::from_toml(PROFILE, "test").unwrap())).unwrap();
     let err = X86Machine::new(k, "haswell", X86Mode::Ia32, SyscallEntry::Syscall, PAGING).unwrap_err();

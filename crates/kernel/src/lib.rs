@@ -19,6 +19,7 @@
 
 pub mod cspace;
 mod fastpath;
+mod invariants;
 mod ipc;
 pub mod object;
 pub mod preset;
@@ -35,6 +36,7 @@ use simcore::{Asid, Category, CostModel, Cycles, PAddr, Primitive, RegisterAbi, 
 use types::{CNodeId, EpId, FrameId, TcbId, VSpaceId};
 use vspace::{Translation, VSpaceGeometry};
 
+pub use invariants::InvariantViolation;
 pub use sched::SchedulerAction;
 
 /// What the kernel is built with: the ABI and page-table geometry of the ISA backend, the kernel
@@ -70,6 +72,10 @@ pub struct KernelConfig {
     pub trap_entry: Vec<Primitive>,
     /// The mechanism that returns to user mode.
     pub trap_exit: Vec<Primitive>,
+    /// Check the kernel's invariants after every kernel entry (see [`Kernel::check_invariants`]);
+    /// a broken one stops the run ([`Resume::Stopped`]) with [`Kernel::invariant_violation`] set.
+    /// The checks charge no cycles.
+    pub check_invariants: bool,
 }
 
 /// Errors of system construction (not of guest behaviour, which never errors the host).
@@ -131,6 +137,8 @@ pub enum Resume {
     Idle,
     /// A thread asked to stop the machine (seL4_DebugHalt).
     Halt(TcbId),
+    /// The kernel stopped the machine: an invariant broke ([`Kernel::invariant_violation`]).
+    Stopped,
 }
 
 /// Something worth reporting that happened in the kernel.
@@ -223,6 +231,10 @@ pub struct Kernel {
     /// Thread-ID kernels: kernel virtual address of the virtual TCB array (thread n's TCB at
     /// `base + n * tcb_bytes`), a kernel region of its own, so that the TLB model sees it.
     tcb_array_base: u64,
+    /// Check the invariants after every kernel entry.
+    check_invariants: bool,
+    /// The invariant that broke and stopped the run, if one did.
+    violation: Option<InvariantViolation>,
 }
 
 fn align_up(v: u64, a: u64) -> u64 {
@@ -382,6 +394,8 @@ impl Kernel {
             preset_name: cfg.preset.name.clone(),
             design,
             tcb_array_base,
+            check_invariants: cfg.check_invariants,
+            violation: None,
         })
     }
 
@@ -422,8 +436,12 @@ impl Kernel {
         Ok(CNodeId((self.cnodes.len() - 1) as u32))
     }
 
-    /// Puts `cap` into slot `index` of `cnode`.
+    /// Puts `cap` into slot `index` of `cnode`. A capability that names no object of its type is
+    /// refused.
     pub fn set_cap(&mut self, cnode: CNodeId, index: usize, cap: Cap) -> Result<(), KernelError> {
+        if let Some(why) = self.dangling(&cap) {
+            return Err(KernelError::Invalid(format!("a {} that names no {why}", cap.type_name())));
+        }
         let slot = self
             .cnodes
             .get_mut(cnode.0 as usize)

@@ -88,6 +88,16 @@ impl Scheduler {
         self.highest().is_none_or(|h| p >= h)
     }
 
+    /// The ready queues, by priority (for the invariant checker).
+    pub(crate) fn queues(&self) -> &[VecDeque<TcbId>] {
+        &self.queues
+    }
+
+    /// Whether the ready bitmap marks priority `p` as non-empty.
+    pub(crate) fn has_bit(&self, p: usize) -> bool {
+        self.bitmap[p / 64] & (1 << (p % 64)) != 0
+    }
+
     fn head(&self, p: u8) -> Option<TcbId> {
         self.queues[p as usize].front().copied()
     }

@@ -11,8 +11,28 @@ use simcore::{Category, PhysMem};
 
 impl Kernel {
     /// Handles one kernel entry of the current thread, whose registers the backend has saved into
-    /// its TCB, and says what runs next. Never panics on guest behaviour.
+    /// its TCB, and says what runs next. Never panics on guest behaviour. With invariant checking
+    /// on, a broken invariant stops the machine instead ([`Resume::Stopped`]).
     pub fn handle(&mut self, event: Event, mem: &mut dyn PhysMem) -> Resume {
+        if self.violation.is_some() {
+            return Resume::Stopped;
+        }
+        let r = self.handle_entry(event, mem);
+        if self.check_invariants {
+            if let Err(v) = self.check_invariants() {
+                self.violation = Some(v);
+                return Resume::Stopped;
+            }
+        }
+        r
+    }
+
+    /// The invariant that broke and stopped the run, if one did.
+    pub fn invariant_violation(&self) -> Option<&crate::InvariantViolation> {
+        self.violation.as_ref()
+    }
+
+    fn handle_entry(&mut self, event: Event, mem: &mut dyn PhysMem) -> Resume {
         self.stats.entries += 1;
         let Some(t) = self.current else {
             // Nothing was running: nothing to do but choose.

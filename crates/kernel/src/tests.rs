@@ -79,6 +79,7 @@ fn system(fastpath: bool, client_rights: Rights) -> Sys {
         fastpath,
         trap_entry: vec![simcore::Primitive::ExceptionEntry],
         trap_exit: vec![simcore::Primitive::ExceptionReturn],
+        check_invariants: true,
     };
     let mut k = Kernel::new(cfg, CostModel::new(profile)).expect("kernel");
     let ep = k.create_endpoint().unwrap();
@@ -412,6 +413,7 @@ fn random_guest_register_values_never_panic_the_kernel_and_keep_queues_consisten
         for _ in 0..20_000 {
             let t = match r {
                 Resume::Thread(t) => t,
+                Resume::Stopped => panic!("{}", s.k.invariant_violation().unwrap()),
                 // Everyone blocked or stopped: wake both and go on.
                 Resume::Idle | Resume::Halt(_) => {
                     for t in [s.client, s.server] {
@@ -471,4 +473,55 @@ fn random_guest_register_values_never_panic_the_kernel_and_keep_queues_consisten
         let l = s.k.cost().ledger();
         assert_eq!(l.snapshot().total(), l.now().0);
     }
+}
+
+/// The invariant checker catches each kind of corruption, names the rule, and a kernel entry
+/// after a corruption stops the machine instead of running on.
+#[test]
+fn the_invariant_checker_catches_corrupt_state_and_stops_the_machine() {
+    let rule = |s: &Sys| s.k.check_invariants().unwrap_err().rule;
+    let fresh = || {
+        let mut s = system(true, Rights::ALL);
+        s.k.resume(s.client).unwrap();
+        s.k.resume(s.server).unwrap();
+        assert_eq!(s.k.check_invariants(), Ok(()));
+        s
+    };
+    // A thread in an endpoint's queue whose state says otherwise.
+    let mut s = fresh();
+    s.k.endpoints[0].queue.push_back(s.client);
+    s.k.endpoints[0].state = EpState::Recv;
+    assert_eq!(rule(&s), "IPC queues");
+    // A thread blocked on an endpoint but in no queue.
+    let mut s = fresh();
+    s.k.sched_dequeue(s.server);
+    s.k.tcbs[s.server.0 as usize].state = ThreadState::BlockedOnReceive { ep: EpId(0) };
+    assert_eq!(rule(&s), "IPC queues");
+    // Two objects on the same memory.
+    let mut s = fresh();
+    s.k.frames[1].paddr = s.k.frames[0].paddr;
+    assert_eq!(rule(&s), "memory");
+    // A capability to an object that does not exist.
+    let mut s = fresh();
+    s.k.cnodes[0].slots[2] = Cap::Tcb { tcb: TcbId(99) };
+    assert_eq!(rule(&s), "capabilities");
+    // A ready-queue flag that lies.
+    let mut s = fresh();
+    s.k.tcbs[s.client.0 as usize].queued = false;
+    assert_eq!(rule(&s), "scheduler");
+    // A reply capability to a thread that is not waiting for a reply.
+    let mut s = fresh();
+    s.k.tcbs[s.server.0 as usize].caller = Cap::Reply { tcb: s.client, master: false, can_grant: false };
+    assert_eq!(rule(&s), "reply capabilities");
+
+    // With checking on, the next kernel entry stops the machine and says why; later entries
+    // stay stopped.
+    let mut s = fresh();
+    let Resume::Thread(t) = s.k.start() else { panic!("nothing runs") };
+    s.k.cnodes[1].slots[3] = Cap::Endpoint { ep: EpId(7), badge: 0, rights: Rights::ALL };
+    let info = MessageInfo { label: 0, caps_unwrapped: 0, extra_caps: 0, length: 0 };
+    assert_eq!(s.syscall(t, Syscall::Yield, 0, info, &[]), Resume::Stopped);
+    let v = s.k.invariant_violation().unwrap();
+    assert!(v.to_string().contains("CNode 1 slot 3: endpoint_cap names no endpoint 7"), "{v}");
+    assert_eq!(s.k.handle(Event::Syscall, &mut s.mem), Resume::Stopped);
 }

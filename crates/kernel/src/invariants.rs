@@ -1,0 +1,319 @@
+//! The kernel's invariants, checked on demand (`KernelConfig::check_invariants`: after every
+//! kernel entry). A failed check names the rule and the offending state; the run then stops.
+//!
+//! The rules are the ones seL4's proofs rely on, for the objects this kernel has:
+//! * **memory**: every object lies in RAM above the kernel image, and no two objects overlap
+//!   (a thread-ID kernel's receive queue lies inside its thread's TCB, as original L4 keeps it);
+//! * **capabilities**: every capability (in CNode slots and in TCB slots) names a live object of
+//!   its type, and a CNode capability's guard fits in a word;
+//! * **IPC queues**: a thread is in an endpoint's queue exactly when its state says it waits on
+//!   that endpoint, in the direction the endpoint's state says; no thread waits twice; an idle
+//!   endpoint's queue is empty;
+//! * **reply capabilities**: a caller slot's reply capability names a thread blocked on reply,
+//!   and no thread is named by two;
+//! * **scheduler**: a thread's `queued` flag says whether it is in a ready queue, it is in the
+//!   queue of its own priority at most once, the ready bitmap agrees with the queues, only
+//!   runnable threads are queued (except under lazy scheduling, whose blocked threads leave the
+//!   queue when next met), and the current thread is runnable.
+
+use crate::object::{Cap, EpState, ThreadState};
+use crate::types::EpId;
+use crate::Kernel;
+
+/// A broken invariant: which rule, and the state that breaks it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("kernel invariant broken ({rule}): {detail}")]
+pub struct InvariantViolation {
+    /// The rule (see the module documentation).
+    pub rule: &'static str,
+    /// The offending objects and their state.
+    pub detail: String,
+}
+
+fn violation(rule: &'static str, detail: String) -> Result<(), InvariantViolation> {
+    Err(InvariantViolation { rule, detail })
+}
+
+impl Kernel {
+    /// Checks every invariant; the first broken one is returned.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        self.check_memory()?;
+        self.check_caps()?;
+        self.check_ipc_queues()?;
+        self.check_replies()?;
+        self.check_scheduler()
+    }
+
+    /// Every object's physical range, with a name for reports. Thread-ID receive queues live
+    /// inside their TCBs and are checked there.
+    fn object_ranges(&self) -> Vec<(u64, u64, String)> {
+        let mut v = Vec::new();
+        for (i, t) in self.tcbs.iter().enumerate() {
+            v.push((t.paddr.0, self.layout.tcb_bytes, format!("TCB {i} ({})", t.name)));
+        }
+        let own: Vec<EpId> = self.tcbs.iter().filter_map(|t| t.own_ep).collect();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            if !own.contains(&EpId(i as u32)) {
+                v.push((e.paddr.0, self.layout.ep_bytes, format!("endpoint {i}")));
+            }
+        }
+        for (i, c) in self.cnodes.iter().enumerate() {
+            v.push((c.paddr.0, c.slot_bytes << c.radix_bits, format!("CNode {i}")));
+        }
+        for (i, vs) in self.vspaces.iter().enumerate() {
+            for (j, t) in vs.tables.iter().enumerate() {
+                v.push((t.paddr.0, self.geo.table_bytes(t.level as usize), format!("VSpace {i} table {j}")));
+            }
+        }
+        for (i, f) in self.frames.iter().enumerate() {
+            v.push((f.paddr.0, 1u64 << f.size_bits, format!("frame {i}")));
+        }
+        v
+    }
+
+    fn check_memory(&self) -> Result<(), InvariantViolation> {
+        let (lo, hi) = (self.ram_base.0, self.ram_base.0 + self.ram_size);
+        let mut ranges = self.object_ranges();
+        for (start, bytes, what) in &ranges {
+            if *start < lo || start.checked_add(*bytes).is_none_or(|end| end > hi) {
+                return violation("memory", format!("{what} at {start:#x}+{bytes:#x} lies outside RAM"));
+            }
+        }
+        ranges.sort();
+        for w in ranges.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
+            if a.0 + a.1 > b.0 {
+                return violation(
+                    "memory",
+                    format!("{} ({:#x}+{:#x}) overlaps {} ({:#x})", a.2, a.0, a.1, b.2, b.0),
+                );
+            }
+        }
+        for (i, t) in self.tcbs.iter().enumerate() {
+            if let Some(ep) = t.own_ep {
+                let inside = self.endpoints.get(ep.0 as usize).is_some_and(|e| {
+                    e.paddr.0 >= t.paddr.0 && e.paddr.0 + 16 <= t.paddr.0 + self.layout.tcb_bytes
+                });
+                if !inside {
+                    return violation(
+                        "memory",
+                        format!("TCB {i}'s receive queue (endpoint {}) is not in it", ep.0),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The reason a capability does not name a live object of its type, if it does not.
+    pub(crate) fn dangling(&self, cap: &Cap) -> Option<String> {
+        let word_bits = self.abi.word_bytes * 8;
+        match *cap {
+            Cap::Null => None,
+            Cap::Endpoint { ep, .. } => {
+                (ep.0 as usize >= self.endpoints.len()).then(|| format!("endpoint {}", ep.0))
+            }
+            Cap::Reply { tcb, .. } | Cap::Tcb { tcb } => {
+                (tcb.0 as usize >= self.tcbs.len()).then(|| format!("TCB {}", tcb.0))
+            }
+            Cap::CNode { cnode, guard_bits, .. } => {
+                if cnode.0 as usize >= self.cnodes.len() {
+                    Some(format!("CNode {}", cnode.0))
+                } else {
+                    (u32::from(guard_bits) > word_bits).then(|| format!("a {guard_bits}-bit guard"))
+                }
+            }
+            Cap::VSpace { vspace } => {
+                (vspace.0 as usize >= self.vspaces.len()).then(|| format!("VSpace {}", vspace.0))
+            }
+            Cap::Frame { frame, .. } => {
+                (frame.0 as usize >= self.frames.len()).then(|| format!("frame {}", frame.0))
+            }
+        }
+    }
+
+    fn check_caps(&self) -> Result<(), InvariantViolation> {
+        for (i, c) in self.cnodes.iter().enumerate() {
+            if c.slots.len() != 1usize << c.radix_bits {
+                return violation(
+                    "capabilities",
+                    format!("CNode {i} has {} slots, not 2^{}", c.slots.len(), c.radix_bits),
+                );
+            }
+            for (s, cap) in c.slots.iter().enumerate() {
+                if let Some(why) = self.dangling(cap) {
+                    return violation(
+                        "capabilities",
+                        format!("CNode {i} slot {s}: {} names no {why}", cap.type_name()),
+                    );
+                }
+            }
+        }
+        for (i, t) in self.tcbs.iter().enumerate() {
+            for (slot, cap) in
+                [("CSpace root", &t.cspace_root), ("VSpace root", &t.vspace_root), ("caller", &t.caller)]
+            {
+                if let Some(why) = self.dangling(cap) {
+                    return violation(
+                        "capabilities",
+                        format!("TCB {i} {slot}: {} names no {why}", cap.type_name()),
+                    );
+                }
+            }
+            if !matches!(t.cspace_root, Cap::CNode { .. } | Cap::Null) {
+                return violation(
+                    "capabilities",
+                    format!("TCB {i}'s CSpace root is a {}", t.cspace_root.type_name()),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn check_ipc_queues(&self) -> Result<(), InvariantViolation> {
+        let mut seen = vec![false; self.tcbs.len()];
+        for (i, e) in self.endpoints.iter().enumerate() {
+            let want = match e.state {
+                EpState::Idle if !e.queue.is_empty() => {
+                    return violation(
+                        "IPC queues",
+                        format!("idle endpoint {i} has waiting threads {:?}", e.queue),
+                    );
+                }
+                EpState::Idle => continue,
+                EpState::Send => "send",
+                EpState::Recv => "receive",
+            };
+            if e.queue.is_empty() {
+                return violation(
+                    "IPC queues",
+                    format!("endpoint {i} is in the {want} state with an empty queue"),
+                );
+            }
+            for &t in &e.queue {
+                let Some(tcb) = self.tcbs.get(t.0 as usize) else {
+                    return violation(
+                        "IPC queues",
+                        format!("endpoint {i} queues TCB {} which does not exist", t.0),
+                    );
+                };
+                if std::mem::replace(&mut seen[t.0 as usize], true) {
+                    return violation(
+                        "IPC queues",
+                        format!("TCB {} ({}) waits in two places", t.0, tcb.name),
+                    );
+                }
+                let ok = match (e.state, tcb.state) {
+                    (EpState::Send, ThreadState::BlockedOnSend { ep, .. }) => ep.0 as usize == i,
+                    (EpState::Recv, ThreadState::BlockedOnReceive { ep }) => ep.0 as usize == i,
+                    _ => false,
+                };
+                if !ok {
+                    return violation(
+                        "IPC queues",
+                        format!(
+                            "TCB {} ({}) is in endpoint {i}'s {want} queue but is {:?}",
+                            t.0, tcb.name, tcb.state
+                        ),
+                    );
+                }
+            }
+        }
+        for (i, t) in self.tcbs.iter().enumerate() {
+            let waits =
+                matches!(t.state, ThreadState::BlockedOnSend { .. } | ThreadState::BlockedOnReceive { .. });
+            if waits && !seen[i] {
+                return violation(
+                    "IPC queues",
+                    format!("TCB {i} ({}) is {:?} but in no queue", t.name, t.state),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn check_replies(&self) -> Result<(), InvariantViolation> {
+        let mut named = vec![None::<usize>; self.tcbs.len()];
+        for (i, t) in self.tcbs.iter().enumerate() {
+            if let Cap::Reply { tcb, master: false, .. } = t.caller {
+                let Some(callee) = self.tcbs.get(tcb.0 as usize) else { continue };
+                if callee.state != ThreadState::BlockedOnReply {
+                    return violation(
+                        "reply capabilities",
+                        format!(
+                            "TCB {i}'s caller slot names TCB {} ({}), which is {:?}",
+                            tcb.0, callee.name, callee.state
+                        ),
+                    );
+                }
+                if let Some(other) = named[tcb.0 as usize].replace(i) {
+                    return violation(
+                        "reply capabilities",
+                        format!("TCBs {other} and {i} both hold a reply capability to TCB {}", tcb.0),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_scheduler(&self) -> Result<(), InvariantViolation> {
+        let queues = self.sched.queues();
+        let mut in_queue = vec![false; self.tcbs.len()];
+        for (p, q) in queues.iter().enumerate() {
+            if self.sched.has_bit(p) == q.is_empty() {
+                return violation(
+                    "scheduler",
+                    format!("the ready bitmap disagrees with queue {p} ({} threads)", q.len()),
+                );
+            }
+            for &t in q {
+                let Some(tcb) = self.tcbs.get(t.0 as usize) else {
+                    return violation(
+                        "scheduler",
+                        format!("ready queue {p} holds TCB {} which does not exist", t.0),
+                    );
+                };
+                if std::mem::replace(&mut in_queue[t.0 as usize], true) {
+                    return violation("scheduler", format!("TCB {} ({}) is queued twice", t.0, tcb.name));
+                }
+                if usize::from(tcb.priority) != p {
+                    return violation(
+                        "scheduler",
+                        format!("TCB {} ({}) of priority {} is in queue {p}", t.0, tcb.name, tcb.priority),
+                    );
+                }
+                if !self.design.lazy_scheduling && !tcb.state.is_runnable() {
+                    return violation(
+                        "scheduler",
+                        format!("TCB {} ({}) is queued but {:?}", t.0, tcb.name, tcb.state),
+                    );
+                }
+            }
+        }
+        for (i, t) in self.tcbs.iter().enumerate() {
+            if t.queued != in_queue[i] {
+                return violation(
+                    "scheduler",
+                    format!(
+                        "TCB {i} ({}) says queued = {} but is{} in a ready queue",
+                        t.name,
+                        t.queued,
+                        if in_queue[i] { "" } else { " not" }
+                    ),
+                );
+            }
+        }
+        if let Some(c) = self.current {
+            let ok = self.tcbs.get(c.0 as usize).is_some_and(|t| t.state.is_runnable());
+            if !ok {
+                let state = self.tcbs.get(c.0 as usize).map(|t| t.state);
+                return violation(
+                    "scheduler",
+                    format!("the current thread TCB {} is not runnable ({state:?})", c.0),
+                );
+            }
+        }
+        Ok(())
+    }
+}
