@@ -75,6 +75,21 @@ pub const GUESTS: &[(&str, &str, &[u8])] = &[
     ("x86_64", "errors-client", include_bytes!("../fixtures/guests/x86_64/errors-client.elf")),
 ];
 
+/// Embeds a C guest (fixtures/guests/c/scenarios/<name>.c), built for armv7 and x86_64.
+macro_rules! c_guest {
+    ($name:literal) => {
+        (
+            $name,
+            include_bytes!(concat!("../fixtures/guests/armv7/", $name, ".elf")).as_slice(),
+            include_bytes!(concat!("../fixtures/guests/x86_64/", $name, ".elf")).as_slice(),
+        )
+    };
+}
+
+/// The built-in C guests: (name, armv7 ELF, x86_64 ELF). Scenarios of the complete kernel, each
+/// run on both architectures.
+pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[c_guest!("ipc-call-reply")];
+
 /// The TOML of a built-in profile.
 pub fn profile(name: &str) -> Option<&'static str> {
     PROFILES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
@@ -87,5 +102,12 @@ pub fn preset(name: &str) -> Option<&'static str> {
 
 /// A built-in guest program.
 pub fn guest(arch: &str, name: &str) -> Option<&'static [u8]> {
-    GUESTS.iter().find(|(a, n, _)| *a == arch && *n == name).map(|(_, _, b)| *b)
+    GUESTS.iter().find(|(a, n, _)| *a == arch && *n == name).map(|(_, _, b)| *b).or_else(|| {
+        let (_, arm, x86) = C_GUESTS.iter().find(|(n, _, _)| *n == name)?;
+        match arch {
+            "armv7" => Some(*arm),
+            "x86_64" => Some(*x86),
+            _ => None,
+        }
+    })
 }

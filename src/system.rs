@@ -154,12 +154,22 @@ pub struct ThreadSpec<'a> {
     pub patches: Vec<(String, u64)>,
     /// Fault handler capability pointer (0 = none).
     pub fault_handler: u64,
+    /// The symbol the thread starts at (`None`: the ELF's entry point).
+    pub entry: Option<String>,
 }
 
 impl<'a> ThreadSpec<'a> {
     /// A thread of priority 100 with no capabilities.
     pub fn new(name: &str, elf: &'a [u8]) -> ThreadSpec<'a> {
-        ThreadSpec { name: name.into(), elf, priority: 100, caps: vec![], patches: vec![], fault_handler: 0 }
+        ThreadSpec {
+            name: name.into(),
+            elf,
+            priority: 100,
+            caps: vec![],
+            patches: vec![],
+            fault_handler: 0,
+            entry: None,
+        }
     }
 
     /// Adds a capability at `slot`.
@@ -171,6 +181,13 @@ impl<'a> ThreadSpec<'a> {
     /// Patches the word at `symbol`.
     pub fn patch(mut self, symbol: &str, value: u64) -> Self {
         self.patches.push((symbol.into(), value));
+        self
+    }
+
+    /// Starts the thread at `symbol` instead of the ELF's entry point (several threads of one
+    /// program, each in its own address space).
+    pub fn entry(mut self, symbol: &str) -> Self {
+        self.entry = Some(symbol.into());
         self
     }
 
@@ -358,7 +375,16 @@ impl System {
         }
         k.set_fault_handler(t, spec.fault_handler)?;
         let ctx = k.context_mut(t).ok_or_else(|| Error::Invalid("thread vanished".into()))?;
-        ctx.set(facts.abi.pc, image.entry);
+        let pc = match &spec.entry {
+            None => image.entry,
+            Some(sym) => {
+                image
+                    .symbol(sym)
+                    .ok_or_else(|| Error::Invalid(format!("{}: no entry symbol `{sym}`", spec.name)))?
+                    .value
+            }
+        };
+        ctx.set(facts.abi.pc, pc);
         ctx.set(facts.initial_flags.0, facts.initial_flags.1);
         if let Some(sp) = image.symbol("stack_top") {
             ctx.set(facts.abi.sp, sp.value);
