@@ -47,6 +47,7 @@ pub const ABI: RegisterAbi = RegisterAbi {
     saved_registers: 17,
     syscall_insn_bytes: 4,
     flags: CPSR,
+    user_flags_mask: 0xf800_0000, // N, Z, C, V, Q
     unknown_syscall_msg: &[
         FaultWord::Reg(0),
         FaultWord::Reg(1),

@@ -143,6 +143,7 @@ pub const ABI_X86_64: RegisterAbi = RegisterAbi {
     saved_registers: 18,
     syscall_insn_bytes: 2,
     flags: 17,
+    user_flags_mask: 0xcd5, // CF, PF, AF, ZF, SF, DF, OF
     unknown_syscall_msg: &[
         FaultWord::Reg(0),
         FaultWord::Reg(1),
@@ -180,6 +181,7 @@ pub const ABI_IA32: RegisterAbi = RegisterAbi {
     saved_registers: 10,
     syscall_insn_bytes: 2,
     flags: 9,
+    user_flags_mask: 0xcd5, // CF, PF, AF, ZF, SF, DF, OF
     unknown_syscall_msg: &[
         FaultWord::Reg(0),
         FaultWord::Reg(1),

@@ -291,6 +291,53 @@ impl Kernel {
         copied
     }
 
+    /// Reads message register `i` of `t`: a CPU register or its IPC buffer (0 where there is none).
+    pub(crate) fn get_mr(&mut self, t: TcbId, buf: Option<PAddr>, i: usize, mem: &mut dyn PhysMem) -> u64 {
+        if i < self.abi.n_register_mrs {
+            return self.reg(t, self.abi.mrs[i]);
+        }
+        let Some(b) = buf.filter(|_| i < MSG_MAX_LENGTH) else { return 0 };
+        let off = (i as u64 + 1) * u64::from(self.abi.word_bytes);
+        self.touch(b.offset(off), u64::from(self.abi.word_bytes));
+        mem.read_word(b.offset(off), self.abi.word_bytes).unwrap_or(0)
+    }
+
+    /// copyMRsFaultReply: a fault handler's reply to an unknown-syscall or user-exception fault
+    /// writes the registers of the fault message's layout (FaultIP moves the restart point), as
+    /// many as the reply carries.
+    fn copy_fault_reply(&mut self, handler: TcbId, t: TcbId, f: Fault, mem: &mut dyn PhysMem) {
+        use simcore::FaultWord;
+        let length = usize::from(MessageInfo::from_word(self.reg(handler, self.abi.msg_info)).length);
+        let layout: Vec<FaultWord> = match f {
+            Fault::UnknownSyscall { .. } => self
+                .abi
+                .unknown_syscall_msg
+                .iter()
+                .copied()
+                .filter(|w| *w != FaultWord::SyscallNumber)
+                .collect(),
+            Fault::UserException { .. } => {
+                vec![FaultWord::FaultIp, FaultWord::Reg(self.abi.sp), FaultWord::Reg(self.abi.flags)]
+            }
+            Fault::CapFault { .. } | Fault::VmFault { .. } => return,
+        };
+        let buf = self.lookup_ipc_buffer(handler, false);
+        for (i, w) in layout.into_iter().enumerate().take(length) {
+            let v = self.get_mr(handler, buf, i, mem);
+            match w {
+                FaultWord::Reg(r) if r == self.abi.flags => {
+                    // User-visible flags only: the mode and privilege bits stay the kernel's.
+                    let old = self.reg(t, r);
+                    let user = self.abi.user_flags_mask;
+                    self.set_reg(t, r, (old & !user) | (v & user));
+                }
+                FaultWord::Reg(r) => self.set_reg(t, r, v),
+                FaultWord::FaultIp => self.tcbs[t.0 as usize].restart_pc = v,
+                FaultWord::SyscallNumber => {}
+            }
+        }
+    }
+
     /// Writes message register `i` of `t`: a CPU register or its IPC buffer.
     pub(crate) fn set_mr(&mut self, t: TcbId, buf: Option<PAddr>, i: usize, v: u64, mem: &mut dyn PhysMem) {
         if i < self.abi.n_register_mrs {
@@ -401,6 +448,7 @@ impl Kernel {
                 };
                 self.tcbs[receiver.0 as usize].fault = None;
                 if restart {
+                    self.copy_fault_reply(sender, receiver, f, mem);
                     self.set_state(receiver, ThreadState::Restart);
                     self.possible_switch_to(receiver);
                 } else {

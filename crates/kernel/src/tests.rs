@@ -34,6 +34,7 @@ const ABI: RegisterAbi = RegisterAbi {
     saved_registers: 17,
     syscall_insn_bytes: 4,
     flags: 16,
+    user_flags_mask: 0xf800_0000, // N, Z, C, V, Q
     unknown_syscall_msg: &[
         simcore::FaultWord::Reg(0),
         simcore::FaultWord::FaultIp,

@@ -59,6 +59,9 @@ pub struct RegisterAbi {
     pub syscall_insn_bytes: u64,
     /// The processor status/flags register (CPSR, RFLAGS).
     pub flags: usize,
+    /// The bits of the flags register user code may set (a fault handler's reply can change only
+    /// these: the condition flags, never the mode or privilege bits).
+    pub user_flags_mask: u64,
     /// Layout of the `seL4_Fault_UnknownSyscall` message (e.g. aarch32: R0–R7, FaultIP, SP, LR,
     /// CPSR, Syscall).
     pub unknown_syscall_msg: &'static [FaultWord],
