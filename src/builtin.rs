@@ -88,8 +88,12 @@ macro_rules! c_guest {
 
 /// The built-in C guests: (name, armv7 ELF, x86_64 ELF). Scenarios of the complete kernel, each
 /// run on both architectures.
-pub const C_GUESTS: &[(&str, &[u8], &[u8])] =
-    &[c_guest!("ipc-call-reply"), c_guest!("ipc-send-recv"), c_guest!("fault-handler")];
+pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
+    c_guest!("ipc-call-reply"),
+    c_guest!("ipc-send-recv"),
+    c_guest!("fault-handler"),
+    c_guest!("notifications"),
+];
 
 /// The TOML of a built-in profile.
 pub fn profile(name: &str) -> Option<&'static str> {

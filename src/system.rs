@@ -18,7 +18,7 @@ use crate::machine::{arch_facts, ArchFacts, GuestEntry, Machine};
 use crate::Error;
 use kernel::object::{Cap, VmRights};
 use kernel::preset::KernelPreset;
-use kernel::types::{EpId, Rights, TcbId, VSpaceId};
+use kernel::types::{EpId, NtfnId, Rights, TcbId, VSpaceId};
 use kernel::{Kernel, KernelConfig};
 use simcore::elf::{ElfImage, ElfLimits, ElfMachine};
 use simcore::{CostModel, PAddr, Profile, VAddr};
@@ -137,6 +137,15 @@ pub enum CapSpec {
     },
     /// A capability to the thread's own CSpace root CNode (as a root task has).
     OwnCNode,
+    /// A notification capability.
+    Notification {
+        /// The notification.
+        ntfn: NtfnId,
+        /// Its badge (OR-ed into the word by a Signal through it).
+        badge: u64,
+        /// Its rights (write: Signal; read: Wait, Poll).
+        rights: Rights,
+    },
 }
 
 /// One thread: an ELF image in its own address space, its capabilities and settings.
@@ -156,6 +165,8 @@ pub struct ThreadSpec<'a> {
     pub fault_handler: u64,
     /// The symbol the thread starts at (`None`: the ELF's entry point).
     pub entry: Option<String>,
+    /// A notification bound to the thread (seL4_TCB_BindNotification).
+    pub bound_notification: Option<NtfnId>,
 }
 
 impl<'a> ThreadSpec<'a> {
@@ -169,6 +180,7 @@ impl<'a> ThreadSpec<'a> {
             patches: vec![],
             fault_handler: 0,
             entry: None,
+            bound_notification: None,
         }
     }
 
@@ -188,6 +200,12 @@ impl<'a> ThreadSpec<'a> {
     /// program, each in its own address space).
     pub fn entry(mut self, symbol: &str) -> Self {
         self.entry = Some(symbol.into());
+        self
+    }
+
+    /// Binds a notification to the thread: a Signal then also wakes it from an endpoint Recv.
+    pub fn bind_notification(mut self, ntfn: NtfnId) -> Self {
+        self.bound_notification = Some(ntfn);
         self
     }
 
@@ -302,6 +320,11 @@ impl System {
         Ok(self.machine.parts().0.create_endpoint()?)
     }
 
+    /// Creates a notification.
+    pub fn notification(&mut self) -> Result<NtfnId, Error> {
+        Ok(self.machine.parts().0.create_notification()?)
+    }
+
     /// Loads a thread: validates the ELF, maps its segments page by page into a new address space
     /// (text executable, data not), sets its IPC buffer (symbol `ipc_buffer`), stack (`stack_top`),
     /// CSpace and priority, and makes it runnable.
@@ -358,6 +381,7 @@ impl System {
         for (slot, cap) in &spec.caps {
             let c = match *cap {
                 CapSpec::Endpoint { ep, badge, rights } => Cap::Endpoint { ep, badge, rights },
+                CapSpec::Notification { ntfn, badge, rights } => Cap::Notification { ntfn, badge, rights },
                 CapSpec::OwnCNode => {
                     Cap::CNode { cnode, guard: 0, guard_bits: (facts.abi.word_bytes * 8) as u8 - CNODE_RADIX }
                 }
@@ -374,6 +398,9 @@ impl System {
             k.set_ipc_buffer(t, VAddr(ipc.value))?;
         }
         k.set_fault_handler(t, spec.fault_handler)?;
+        if let Some(n) = spec.bound_notification {
+            k.bind_notification(t, n)?;
+        }
         let ctx = k.context_mut(t).ok_or_else(|| Error::Invalid("thread vanished".into()))?;
         let pc = match &spec.entry {
             None => image.entry,

@@ -125,6 +125,31 @@ fn faults_go_to_the_fault_handler_and_its_reply_restarts_the_thread() {
     }
 }
 
+#[test]
+fn notifications_signal_wait_poll_and_binding() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let ep = sys.endpoint().unwrap();
+        let n = sys.notification().unwrap();
+        let image = elf(arch, "notifications");
+        let write = Rights::WRITE;
+        let signaller = ThreadSpec::new("signaller", image)
+            .entry("signaller_entry")
+            .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ })
+            .cap(2, CapSpec::Notification { ntfn: n, badge: 0x1, rights: write })
+            .cap(3, CapSpec::Notification { ntfn: n, badge: 0x4, rights: write });
+        sys.thread(signaller).unwrap();
+        let waiter = ThreadSpec::new("waiter", image)
+            .cap(1, CapSpec::Endpoint { ep, badge: 0x61, rights: Rights::ALL })
+            .cap(2, CapSpec::Notification { ntfn: n, badge: 0, rights: Rights::READ })
+            .cap(3, CapSpec::Notification { ntfn: n, badge: 0x10, rights: write })
+            .bind_notification(n);
+        let w = sys.thread(waiter).unwrap();
+        let out = run_to_pass(sys, w, &format!("notifications on {arch}"));
+        assert_eq!(out.trim_end(), "PASS 9", "{arch}");
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]

@@ -141,6 +141,10 @@ impl Kernel {
         if self.endpoints[ep.0 as usize].state == EpState::Send {
             return false;
         }
+        // A signal pending on the bound notification is for the slowpath to deliver.
+        if self.pending_bound_signal(cur).is_some() {
+            return false;
+        }
         let Cap::Reply { tcb: caller, master: false, .. } = self.tcbs[cur.0 as usize].caller else {
             return false;
         };

@@ -6,9 +6,10 @@
 //!   (a thread-ID kernel's receive queue lies inside its thread's TCB, as original L4 keeps it);
 //! * **capabilities**: every capability (in CNode slots and in TCB slots) names a live object of
 //!   its type, and a CNode capability's guard fits in a word;
-//! * **IPC queues**: a thread is in an endpoint's queue exactly when its state says it waits on
-//!   that endpoint, in the direction the endpoint's state says; no thread waits twice; an idle
-//!   endpoint's queue is empty;
+//! * **IPC queues**: a thread is in an endpoint's or notification's queue exactly when its state
+//!   says it waits there, in the direction the endpoint's state says; no thread waits twice; an
+//!   idle endpoint's queue is empty, a notification has waiters exactly when it is waiting and a
+//!   word only when active; notification bindings are mutual;
 //! * **reply capabilities**: a caller slot's reply capability names a thread blocked on reply,
 //!   and no thread is named by two;
 //! * **scheduler**: a thread's `queued` flag says whether it is in a ready queue, it is in the
@@ -16,8 +17,8 @@
 //!   runnable threads are queued (except under lazy scheduling, whose blocked threads leave the
 //!   queue when next met), and the current thread is runnable.
 
-use crate::object::{Cap, EpState, ThreadState};
-use crate::types::EpId;
+use crate::object::{Cap, EpState, NtfnState, ThreadState};
+use crate::types::{EpId, NtfnId, TcbId};
 use crate::Kernel;
 
 /// A broken invariant: which rule, and the state that breaks it.
@@ -56,6 +57,9 @@ impl Kernel {
             if !own.contains(&EpId(i as u32)) {
                 v.push((e.paddr.0, self.layout.ep_bytes, format!("endpoint {i}")));
             }
+        }
+        for (i, n) in self.ntfns.iter().enumerate() {
+            v.push((n.paddr.0, self.layout.ntfn_bytes, format!("notification {i}")));
         }
         for (i, c) in self.cnodes.iter().enumerate() {
             v.push((c.paddr.0, c.slot_bytes << c.radix_bits, format!("CNode {i}")));
@@ -112,6 +116,9 @@ impl Kernel {
             Cap::Null => None,
             Cap::Endpoint { ep, .. } => {
                 (ep.0 as usize >= self.endpoints.len()).then(|| format!("endpoint {}", ep.0))
+            }
+            Cap::Notification { ntfn, .. } => {
+                (ntfn.0 as usize >= self.ntfns.len()).then(|| format!("notification {}", ntfn.0))
             }
             Cap::Reply { tcb, .. } | Cap::Tcb { tcb } => {
                 (tcb.0 as usize >= self.tcbs.len()).then(|| format!("TCB {}", tcb.0))
@@ -219,9 +226,70 @@ impl Kernel {
                 }
             }
         }
+        for (i, n) in self.ntfns.iter().enumerate() {
+            match (n.state, n.queue.is_empty()) {
+                (NtfnState::Waiting, false) | (NtfnState::Idle | NtfnState::Active, true) => {}
+                (state, _) => {
+                    return violation(
+                        "IPC queues",
+                        format!("notification {i} is {state:?} with waiters {:?}", n.queue),
+                    );
+                }
+            }
+            if n.state != NtfnState::Active && n.word != 0 {
+                return violation(
+                    "IPC queues",
+                    format!("notification {i} is {:?} with word {:#x}", n.state, n.word),
+                );
+            }
+            let me = NtfnId(i as u32);
+            for &t in &n.queue {
+                let Some(tcb) = self.tcbs.get(t.0 as usize) else {
+                    return violation(
+                        "IPC queues",
+                        format!("notification {i} queues TCB {} which does not exist", t.0),
+                    );
+                };
+                if std::mem::replace(&mut seen[t.0 as usize], true) {
+                    return violation(
+                        "IPC queues",
+                        format!("TCB {} ({}) waits in two places", t.0, tcb.name),
+                    );
+                }
+                if tcb.state != (ThreadState::BlockedOnNotification { ntfn: me }) {
+                    return violation(
+                        "IPC queues",
+                        format!(
+                            "TCB {} ({}) waits on notification {i} but is {:?}",
+                            t.0, tcb.name, tcb.state
+                        ),
+                    );
+                }
+            }
+            if let Some(b) = n.bound_tcb {
+                if self.tcbs.get(b.0 as usize).and_then(|t| t.bound_ntfn) != Some(me) {
+                    return violation(
+                        "IPC queues",
+                        format!("notification {i} is bound to TCB {}, which is not bound to it", b.0),
+                    );
+                }
+            }
+        }
         for (i, t) in self.tcbs.iter().enumerate() {
-            let waits =
-                matches!(t.state, ThreadState::BlockedOnSend { .. } | ThreadState::BlockedOnReceive { .. });
+            if let Some(n) = t.bound_ntfn {
+                if self.ntfns.get(n.0 as usize).and_then(|x| x.bound_tcb) != Some(TcbId(i as u32)) {
+                    return violation(
+                        "IPC queues",
+                        format!("TCB {i} is bound to notification {}, which is not bound to it", n.0),
+                    );
+                }
+            }
+            let waits = matches!(
+                t.state,
+                ThreadState::BlockedOnSend { .. }
+                    | ThreadState::BlockedOnReceive { .. }
+                    | ThreadState::BlockedOnNotification { .. }
+            );
             if waits && !seen[i] {
                 return violation(
                     "IPC queues",

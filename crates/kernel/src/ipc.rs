@@ -127,6 +127,11 @@ impl Kernel {
     /// receiveIPC (without bound notifications).
     pub(crate) fn receive_ipc(&mut self, thread: TcbId, ep: EpId, blocking: bool, mem: &mut dyn PhysMem) {
         self.charge_step(StepId::ReceiveIpc, Category::KernelPath);
+        // A signal pending on the thread's bound notification is received instead.
+        if let Some(n) = self.pending_bound_signal(thread) {
+            self.complete_signal(n, thread);
+            return;
+        }
         if blocking {
             self.charge_timeout_check(thread);
         }
@@ -194,6 +199,7 @@ impl Kernel {
     pub(crate) fn cancel_ipc(&mut self, t: TcbId) {
         let ep = match self.tcbs[t.0 as usize].state {
             ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnReceive { ep } => ep,
+            ThreadState::BlockedOnNotification { ntfn } => return self.cancel_signal(t, ntfn),
             _ => return,
         };
         let e = &mut self.endpoints[ep.0 as usize];

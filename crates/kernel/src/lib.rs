@@ -21,6 +21,7 @@ pub mod cspace;
 mod fastpath;
 mod invariants;
 mod ipc;
+mod notification;
 pub mod object;
 pub mod preset;
 mod sched;
@@ -29,11 +30,12 @@ pub mod types;
 pub mod vspace;
 
 use object::{
-    CNode, Cap, Endpoint, EpState, Fault, Frame, Mapping, ObjectLayout, Tcb, ThreadState, VSpace, VmRights,
+    CNode, Cap, Endpoint, EpState, Fault, Frame, Mapping, Notification, NtfnState, ObjectLayout, Tcb,
+    ThreadState, VSpace, VmRights,
 };
 use preset::{AddressSpaces, Design, IpcTarget, KernelPreset, KernelStack, PresetError, StepId};
 use simcore::{Asid, Category, CostModel, Cycles, PAddr, Primitive, RegisterAbi, UserContext, VAddr};
-use types::{CNodeId, EpId, FrameId, TcbId, VSpaceId};
+use types::{CNodeId, EpId, FrameId, NtfnId, TcbId, VSpaceId};
 use vspace::{Translation, VSpaceGeometry};
 
 pub use invariants::InvariantViolation;
@@ -216,6 +218,7 @@ pub struct Kernel {
     fastpath: bool,
     pub(crate) tcbs: Vec<Tcb>,
     pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) ntfns: Vec<Notification>,
     pub(crate) cnodes: Vec<CNode>,
     pub(crate) vspaces: Vec<VSpace>,
     pub(crate) frames: Vec<Frame>,
@@ -383,6 +386,7 @@ impl Kernel {
             fastpath: cfg.fastpath,
             tcbs: Vec::new(),
             endpoints: Vec::new(),
+            ntfns: Vec::new(),
             cnodes: Vec::new(),
             vspaces: Vec::new(),
             frames: Vec::new(),
@@ -418,6 +422,32 @@ impl Kernel {
         let paddr = self.alloc_phys(self.layout.ep_bytes, self.layout.ep_bytes)?;
         self.endpoints.push(Endpoint { paddr, state: EpState::Idle, queue: Default::default() });
         Ok(EpId((self.endpoints.len() - 1) as u32))
+    }
+
+    /// Creates a notification.
+    pub fn create_notification(&mut self) -> Result<NtfnId, KernelError> {
+        let paddr = self.alloc_phys(self.layout.ntfn_bytes, self.layout.ntfn_bytes)?;
+        self.ntfns.push(Notification {
+            paddr,
+            state: NtfnState::Idle,
+            word: 0,
+            queue: Default::default(),
+            bound_tcb: None,
+        });
+        Ok(NtfnId((self.ntfns.len() - 1) as u32))
+    }
+
+    /// Binds a notification to a thread (seL4_TCB_BindNotification). Each may be bound once.
+    pub fn bind_notification(&mut self, t: TcbId, n: NtfnId) -> Result<(), KernelError> {
+        let (Some(tcb), Some(ntfn)) = (self.tcbs.get(t.0 as usize), self.ntfns.get(n.0 as usize)) else {
+            return Err(KernelError::Invalid("no such thread or notification".into()));
+        };
+        if tcb.bound_ntfn.is_some() || ntfn.bound_tcb.is_some() {
+            return Err(KernelError::Invalid("the thread or the notification is already bound".into()));
+        }
+        self.tcbs[t.0 as usize].bound_ntfn = Some(n);
+        self.ntfns[n.0 as usize].bound_tcb = Some(t);
+        Ok(())
     }
 
     /// Creates a CNode of 2^radix_bits slots.
@@ -545,6 +575,7 @@ impl Kernel {
             queued: false,
             restart_pc: 0,
             own_ep: None,
+            bound_ntfn: None,
         });
         let t = TcbId((self.tcbs.len() - 1) as u32);
         if self.design.ipc_target == IpcTarget::ThreadId {

@@ -3,7 +3,7 @@
 //! Every object has a simulated physical address, so the cost model's caches and TLBs see the
 //! kernel's accesses to it; [`layout`] gives the offsets of the fields the IPC paths touch.
 
-use crate::types::{CNodeId, EpId, FrameId, Rights, TcbId, VSpaceId};
+use crate::types::{CNodeId, EpId, FrameId, NtfnId, Rights, TcbId, VSpaceId};
 use simcore::{Asid, PAddr, UserContext, VAddr};
 use std::collections::VecDeque;
 
@@ -40,6 +40,8 @@ pub struct ObjectLayout {
     pub tcb_fault: u64,
     /// Size of an endpoint object (seL4_EndpointBits = 4: two words on 32-bit, 16 bytes on x86-64).
     pub ep_bytes: u64,
+    /// Size of a notification object (seL4_NotificationBits: 4 on 32-bit, 5 on x86-64).
+    pub ntfn_bytes: u64,
 }
 
 impl ObjectLayout {
@@ -52,6 +54,7 @@ impl ObjectLayout {
         tcb_queue: 256 + 0x60,
         tcb_fault: 256 + 0x70,
         ep_bytes: 16,
+        ntfn_bytes: 16,
     };
 
     /// 64-bit seL4 (x86-64): 8-byte words, 2 KiB TCB blocks (seL4_TCBBits = 11), 32-byte CTEs; the
@@ -64,6 +67,7 @@ impl ObjectLayout {
         tcb_queue: 1024 + 0xc0,
         tcb_fault: 1024 + 0xe0,
         ep_bytes: 16,
+        ntfn_bytes: 32,
     };
 
     /// The layout for a machine word of `bytes` bytes.
@@ -92,6 +96,15 @@ pub enum Cap {
         /// The endpoint.
         ep: EpId,
         /// Badge delivered to receivers (0 = unbadged).
+        badge: u64,
+        /// Rights.
+        rights: Rights,
+    },
+    /// A notification capability with its badge and rights (Write: Signal; Read: Wait, Poll).
+    Notification {
+        /// The notification.
+        ntfn: NtfnId,
+        /// Badge OR-ed into the notification word by a Signal through this capability.
         badge: u64,
         /// Rights.
         rights: Rights,
@@ -140,6 +153,7 @@ impl Cap {
         match self {
             Cap::Null => "null_cap",
             Cap::Endpoint { .. } => "endpoint_cap",
+            Cap::Notification { .. } => "notification_cap",
             Cap::Reply { .. } => "reply_cap",
             Cap::CNode { .. } => "cnode_cap",
             Cap::Tcb { .. } => "thread_cap",
@@ -178,6 +192,11 @@ pub enum ThreadState {
     },
     /// Waiting for a reply after a Call (or a fault message).
     BlockedOnReply,
+    /// Waiting for a signal on a notification.
+    BlockedOnNotification {
+        /// The notification.
+        ntfn: NtfnId,
+    },
 }
 
 impl ThreadState {
@@ -266,6 +285,9 @@ pub struct Tcb {
     /// Thread-ID kernels (design `ipc_target = "thread_id"`): the queue of threads sending to this
     /// one and the state of its receive, kept in the TCB as original L4 keeps it.
     pub own_ep: Option<crate::types::EpId>,
+    /// The notification bound to this thread (seL4's `tcbBoundNotification`): a signal to it
+    /// wakes the thread also while it waits on an endpoint.
+    pub bound_ntfn: Option<NtfnId>,
 }
 
 /// An endpoint's state (seL4's `EPState`).
@@ -288,6 +310,32 @@ pub struct Endpoint {
     pub state: EpState,
     /// Waiting threads, head first.
     pub queue: VecDeque<TcbId>,
+}
+
+/// A notification's state (seL4's `NtfnState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NtfnState {
+    /// No signal pending, no one waiting.
+    Idle,
+    /// Threads waiting.
+    Waiting,
+    /// A signal pending: the word holds the OR of the badges.
+    Active,
+}
+
+/// A notification: a word of signal bits, and a queue of waiting threads (seL4's `notification_t`).
+#[derive(Clone, Debug)]
+pub struct Notification {
+    /// Simulated physical address.
+    pub paddr: PAddr,
+    /// State.
+    pub state: NtfnState,
+    /// The OR of the badges of the signals not yet received.
+    pub word: u64,
+    /// Waiting threads, head first.
+    pub queue: VecDeque<TcbId>,
+    /// The thread it is bound to.
+    pub bound_tcb: Option<TcbId>,
 }
 
 /// A CNode: 2^radix capability slots.

@@ -167,6 +167,15 @@ impl Kernel {
                     Ok(())
                 }
             }
+            // performInvocation_Notification: Signal (a Call gets an empty reply).
+            Cap::Notification { ntfn, badge, rights } => {
+                if !rights.write {
+                    Err((SysError::InvalidCapability, vec![0]))
+                } else {
+                    self.send_signal(ntfn, badge);
+                    Ok(())
+                }
+            }
             Cap::Reply { master: true, .. } | Cap::Null => Err((SysError::InvalidCapability, vec![0])),
             Cap::Reply { tcb: caller, master: false, can_grant } => match lookup.1 {
                 Some(slot) => {
@@ -219,6 +228,12 @@ impl Kernel {
                 Cap::Endpoint { ep, rights, .. } if rights.read => {
                     self.delete_caller_cap(t);
                     self.receive_ipc(t, ep, blocking, mem);
+                }
+                // Wait / Poll: a notification bound to another thread cannot be waited on.
+                Cap::Notification { ntfn, rights, .. }
+                    if rights.read && self.ntfns[ntfn.0 as usize].bound_tcb.is_none_or(|b| b == t) =>
+                {
+                    self.receive_signal(t, ntfn, blocking);
                 }
                 _ => {
                     let lf = LookupFault::MissingCapability { bits_left: 0 };

@@ -498,6 +498,15 @@ fn the_invariant_checker_catches_corrupt_state_and_stops_the_machine() {
     s.k.sched_dequeue(s.server);
     s.k.tcbs[s.server.0 as usize].state = ThreadState::BlockedOnReceive { ep: EpId(0) };
     assert_eq!(rule(&s), "IPC queues");
+    // A notification that says threads wait on it when none does; a one-sided binding.
+    let mut s = fresh();
+    let n = s.k.create_notification().unwrap();
+    s.k.ntfns[n.0 as usize].state = NtfnState::Waiting;
+    assert_eq!(rule(&s), "IPC queues");
+    let mut s = fresh();
+    let n = s.k.create_notification().unwrap();
+    s.k.ntfns[n.0 as usize].bound_tcb = Some(s.client);
+    assert_eq!(rule(&s), "IPC queues");
     // Two objects on the same memory.
     let mut s = fresh();
     s.k.frames[1].paddr = s.k.frames[0].paddr;

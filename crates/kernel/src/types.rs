@@ -9,6 +9,9 @@ pub struct TcbId(pub u32);
 /// Index of an Endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EpId(pub u32);
+/// Index of a Notification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NtfnId(pub u32);
 /// Index of a CNode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CNodeId(pub u32);
