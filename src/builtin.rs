@@ -92,6 +92,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("ipc-call-reply"),
     c_guest!("ipc-send-recv"),
     c_guest!("fault-handler"),
+    c_guest!("tcb-control"),
     c_guest!("notifications"),
 ];
 

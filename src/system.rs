@@ -137,6 +137,13 @@ pub enum CapSpec {
     },
     /// A capability to the thread's own CSpace root CNode (as a root task has).
     OwnCNode,
+    /// A thread capability.
+    Tcb {
+        /// The thread.
+        tcb: TcbId,
+    },
+    /// A capability to the thread being built itself.
+    OwnTcb,
     /// A notification capability.
     Notification {
         /// The notification.
@@ -378,19 +385,19 @@ impl System {
             }
         }
         let cnode = k.create_cnode(CNODE_RADIX)?;
+        let word_bits = (facts.abi.word_bytes * 8) as u8;
+        let root = Cap::CNode { cnode, guard: 0, guard_bits: word_bits - CNODE_RADIX };
+        let t = k.create_tcb(&spec.name, root, vs, spec.priority)?;
         for (slot, cap) in &spec.caps {
             let c = match *cap {
                 CapSpec::Endpoint { ep, badge, rights } => Cap::Endpoint { ep, badge, rights },
                 CapSpec::Notification { ntfn, badge, rights } => Cap::Notification { ntfn, badge, rights },
-                CapSpec::OwnCNode => {
-                    Cap::CNode { cnode, guard: 0, guard_bits: (facts.abi.word_bytes * 8) as u8 - CNODE_RADIX }
-                }
+                CapSpec::Tcb { tcb } => Cap::Tcb { tcb },
+                CapSpec::OwnTcb => Cap::Tcb { tcb: t },
+                CapSpec::OwnCNode => root,
             };
             k.set_cap(cnode, *slot, c)?;
         }
-        let word_bits = (facts.abi.word_bytes * 8) as u8;
-        let root = Cap::CNode { cnode, guard: 0, guard_bits: word_bits - CNODE_RADIX };
-        let t = k.create_tcb(&spec.name, root, vs, spec.priority)?;
         if let Some(ipc) = image.symbol("ipc_buffer") {
             if ipc.value & 0xfff != 0 {
                 return Err(Error::Invalid(format!("{}: ipc_buffer is not page aligned", spec.name)));

@@ -150,6 +150,28 @@ fn notifications_signal_wait_poll_and_binding() {
     }
 }
 
+#[test]
+fn tcb_suspend_resume_registers_priorities_and_binding() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let ep = sys.endpoint().unwrap();
+        let n = sys.notification().unwrap();
+        let image = elf(arch, "tcb-control");
+        let rights = Rights { read: false, write: true, grant: false, grant_reply: true };
+        let worker = ThreadSpec::new("worker", image)
+            .entry("worker_entry")
+            .cap(1, CapSpec::Endpoint { ep, badge: 0x33, rights });
+        let w = sys.thread(worker).unwrap();
+        let controller = ThreadSpec::new("controller", image)
+            .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::ALL })
+            .cap(2, CapSpec::Notification { ntfn: n, badge: 0, rights: Rights::READ })
+            .cap(4, CapSpec::Tcb { tcb: w })
+            .cap(5, CapSpec::OwnTcb);
+        let c = sys.thread(controller).unwrap();
+        run_to_pass(sys, c, &format!("tcb-control on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]

@@ -200,6 +200,24 @@ impl Kernel {
         let ep = match self.tcbs[t.0 as usize].state {
             ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnReceive { ep } => ep,
             ThreadState::BlockedOnNotification { ntfn } => return self.cancel_signal(t, ntfn),
+            ThreadState::BlockedOnReply => {
+                // The reply capability naming the thread is deleted (its holder's reply becomes a
+                // no-op), and a fault it waited on is forgotten.
+                self.tcbs[t.0 as usize].fault = None;
+                for holder in &mut self.tcbs {
+                    if matches!(holder.caller, Cap::Reply { tcb, master: false, .. } if tcb == t) {
+                        holder.caller = Cap::Null;
+                    }
+                }
+                for c in &mut self.cnodes {
+                    for slot in c.slots.iter_mut() {
+                        if matches!(*slot, Cap::Reply { tcb, master: false, .. } if tcb == t) {
+                            *slot = Cap::Null;
+                        }
+                    }
+                }
+                return;
+            }
             _ => return,
         };
         let e = &mut self.endpoints[ep.0 as usize];

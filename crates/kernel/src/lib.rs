@@ -17,6 +17,7 @@
 //!    faults; bad memory accesses become VM faults delivered to the fault handler, or stop the thread.
 #![forbid(unsafe_code)]
 
+pub mod abi;
 pub mod cspace;
 mod fastpath;
 mod invariants;
@@ -26,6 +27,7 @@ pub mod object;
 pub mod preset;
 mod sched;
 mod syscall;
+mod tcb;
 pub mod types;
 pub mod vspace;
 
@@ -236,6 +238,8 @@ pub struct Kernel {
     tcb_array_base: u64,
     /// Check the invariants after every kernel entry.
     check_invariants: bool,
+    /// The ISA family (`aarch32`, `x86_64`, ...): decides the seL4_UserContext layout.
+    pub(crate) isa: String,
     /// The invariant that broke and stopped the run, if one did.
     violation: Option<InvariantViolation>,
 }
@@ -400,6 +404,7 @@ impl Kernel {
             tcb_array_base,
             check_invariants: cfg.check_invariants,
             violation: None,
+            isa: cfg.isa.clone(),
         })
     }
 
@@ -576,6 +581,7 @@ impl Kernel {
             restart_pc: 0,
             own_ep: None,
             bound_ntfn: None,
+            mcp: crate::abi::MAX_PRIO as u8,
         });
         let t = TcbId((self.tcbs.len() - 1) as u32);
         if self.design.ipc_target == IpcTarget::ThreadId {

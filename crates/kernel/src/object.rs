@@ -266,6 +266,9 @@ pub struct Tcb {
     pub state: ThreadState,
     /// Priority, 0..=255.
     pub priority: u8,
+    /// Maximum controlled priority: the highest priority this thread, as an authority, may give
+    /// a thread (seL4's `tcbMCP`).
+    pub mcp: u8,
     /// The CSpace root capability (TCB slot CTable).
     pub cspace_root: Cap,
     /// The VSpace root capability (TCB slot VTable).

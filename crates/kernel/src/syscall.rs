@@ -5,6 +5,7 @@ use crate::cspace::{LookupFault, SlotRef};
 use crate::ipc::{ReplySlot, SendArgs};
 use crate::object::{layout, Cap, Fault, ThreadState};
 use crate::preset::{IpcTarget, StepId};
+use crate::tcb::Invocation;
 use crate::types::{MessageInfo, Rights, SysError, Syscall, TcbId};
 use crate::{Event, Kernel, Resume};
 use simcore::{Category, PhysMem};
@@ -149,6 +150,16 @@ impl Kernel {
                 return;
             }
         };
+        // lookupExtraCaps: a capability the message names that does not resolve is a fault.
+        let extra = match self.lookup_extra_caps(t, info, mem) {
+            Ok(c) => c,
+            Err(f) => {
+                if blocking {
+                    self.handle_fault(t, f, mem);
+                }
+                return;
+            }
+        };
         self.charge_step(StepId::DecodeInvocation, Category::KernelPath);
         let result = match lookup.0 {
             Cap::Endpoint { ep, badge, rights } => {
@@ -185,15 +196,23 @@ impl Kernel {
                 }
                 None => Err((SysError::InvalidCapability, vec![0])),
             },
-            // Invocations of other objects arrive with the complete kernel (Step 4); until then
-            // they are refused the way seL4 refuses an operation the object does not support.
-            Cap::CNode { .. } | Cap::Tcb { .. } | Cap::VSpace { .. } | Cap::Frame { .. } => {
-                let _ = info.label;
+            Cap::Tcb { tcb } => {
+                let mrs = self.message_words(t, info, mem);
+                let inv = Invocation { caller: t, info, mrs: &mrs, caps: &extra, is_call };
+                self.set_state(t, ThreadState::Restart);
+                self.invoke_tcb(tcb, &inv, mem)
+            }
+            // Invocations of the other objects arrive with the rest of the complete kernel; until
+            // then they are refused the way seL4 refuses an operation the object does not support.
+            Cap::CNode { .. } | Cap::VSpace { .. } | Cap::Frame { .. } => {
                 Err((SysError::IllegalOperation, vec![]))
             }
         };
         match result {
             Err((e, detail)) => {
+                if self.tcbs[t.0 as usize].state == ThreadState::Restart {
+                    self.set_state(t, ThreadState::Running);
+                }
                 if is_call {
                     self.reply_error(t, e, &detail, mem);
                 }
@@ -209,7 +228,38 @@ impl Kernel {
         }
     }
 
-    /// handleRecv (endpoints; notifications arrive with the complete kernel).
+    /// The message registers a message carries, from registers and the sender's IPC buffer.
+    fn message_words(&mut self, t: TcbId, info: MessageInfo, mem: &mut dyn PhysMem) -> Vec<u64> {
+        let buf = self.lookup_ipc_buffer(t, false);
+        (0..usize::from(info.length)).map(|i| self.get_mr(t, buf, i, mem)).collect()
+    }
+
+    /// lookupExtraCaps: the capabilities the message names in the IPC buffer's
+    /// `caps_or_badges`, looked up in the sender's CSpace (none without an IPC buffer).
+    fn lookup_extra_caps(
+        &mut self,
+        t: TcbId,
+        info: MessageInfo,
+        mem: &mut dyn PhysMem,
+    ) -> Result<Vec<Cap>, Fault> {
+        let Some(buf) = self.lookup_ipc_buffer(t, false).filter(|_| info.extra_caps > 0) else {
+            return Ok(Vec::new());
+        };
+        let wb = self.abi.word_bytes;
+        let mut caps = Vec::new();
+        for i in 0..u64::from(info.extra_caps) {
+            let pa = buf.offset((crate::abi::IPC_BUFFER_CAPS_OR_BADGES + i) * u64::from(wb));
+            self.touch(pa, u64::from(wb));
+            let cptr = mem.read_word(pa, wb).unwrap_or(0);
+            match self.lookup_cap(t, cptr) {
+                Ok(l) => caps.push(l.cap),
+                Err(lookup) => return Err(Fault::CapFault { addr: cptr, in_recv_phase: false, lookup }),
+            }
+        }
+        Ok(caps)
+    }
+
+    /// handleRecv: endpoints, and notifications (Wait, Poll).
     fn handle_recv(&mut self, t: TcbId, blocking: bool, mem: &mut dyn PhysMem) {
         let cptr = self.reg(t, self.abi.cap_or_badge);
         if self.design.ipc_target == IpcTarget::ThreadId {
