@@ -5,12 +5,25 @@
 //! architecture's, so code built against that libsel4 sends exactly these numbers.
 //! (System-call numbers are [`crate::types::Syscall`], error codes [`crate::types::SysError`].)
 
-/// The generic invocation labels (`enum invocation_label`, non-MCS, no SMP, no hardware debug
-/// API): the same on every architecture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u64)]
-#[allow(missing_docs)] // named as libsel4 names them
-pub enum Label {
+/// Defines [`Label`] and its table from one list, so the two cannot disagree.
+macro_rules! labels {
+    ($($name:ident = $value:literal,)*) => {
+        /// The generic invocation labels (`enum invocation_label`, non-MCS, no SMP, no hardware
+        /// debug API): the same on every architecture.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u64)]
+        #[allow(missing_docs)] // named as libsel4 names them
+        pub enum Label {
+            $($name = $value,)*
+        }
+
+        impl Label {
+            const ALL: &'static [Label] = &[$(Label::$name,)*];
+        }
+    };
+}
+
+labels! {
     InvalidInvocation = 0,
     UntypedRetype = 1,
     TcbReadRegisters = 2,
@@ -50,42 +63,6 @@ pub enum Label {
 pub const N_GENERIC_LABELS: u64 = 33;
 
 impl Label {
-    const ALL: [Label; N_GENERIC_LABELS as usize] = [
-        Label::InvalidInvocation,
-        Label::UntypedRetype,
-        Label::TcbReadRegisters,
-        Label::TcbWriteRegisters,
-        Label::TcbCopyRegisters,
-        Label::TcbConfigure,
-        Label::TcbSetPriority,
-        Label::TcbSetMcPriority,
-        Label::TcbSetSchedParams,
-        Label::TcbSetIpcBuffer,
-        Label::TcbSetSpace,
-        Label::TcbSuspend,
-        Label::TcbResume,
-        Label::TcbBindNotification,
-        Label::TcbUnbindNotification,
-        Label::TcbSetTlsBase,
-        Label::TcbSetFlags,
-        Label::CNodeRevoke,
-        Label::CNodeDelete,
-        Label::CNodeCancelBadgedSends,
-        Label::CNodeCopy,
-        Label::CNodeMint,
-        Label::CNodeMove,
-        Label::CNodeMutate,
-        Label::CNodeRotate,
-        Label::CNodeSaveCaller,
-        Label::IrqIssueIrqHandler,
-        Label::IrqAckIrq,
-        Label::IrqSetIrqHandler,
-        Label::IrqClearIrqHandler,
-        Label::DomainSetSet,
-        Label::DomainScheduleConfigure,
-        Label::DomainScheduleSetStart,
-    ];
-
     /// The generic label a message carries, if it is one (architecture labels are not).
     pub fn from_word(w: u64) -> Option<Label> {
         Label::ALL.get(usize::try_from(w).ok()?).copied()
