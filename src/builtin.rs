@@ -94,6 +94,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("fault-handler"),
     c_guest!("tcb-control"),
     c_guest!("notifications"),
+    c_guest!("cnode-ops"),
 ];
 
 /// The TOML of a built-in profile.

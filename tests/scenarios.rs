@@ -172,6 +172,25 @@ fn tcb_suspend_resume_registers_priorities_and_binding() {
     }
 }
 
+#[test]
+fn cnode_copy_mint_move_mutate_rotate_delete_revoke_savecaller() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let ep = sys.endpoint().unwrap();
+        let image = elf(arch, "cnode-ops");
+        let client = ThreadSpec::new("client", image)
+            .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::ALL })
+            .cap(2, CapSpec::OwnCNode);
+        let c = sys.thread(client).unwrap();
+        let server = ThreadSpec::new("server", image)
+            .entry("server_entry")
+            .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ })
+            .cap(2, CapSpec::OwnCNode);
+        sys.thread(server).unwrap();
+        run_to_pass(sys, c, &format!("cnode-ops on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]

@@ -59,7 +59,7 @@ impl LookupFault {
 }
 
 /// Where a capability lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SlotRef {
     /// The CNode.
     pub cnode: CNodeId,
@@ -76,6 +76,9 @@ pub struct Lookup {
     pub cap: Cap,
     /// CNode levels traversed (for the cost model).
     pub levels: u32,
+    /// Address bits left unresolved: the lookup stopped at a slot that is not a CNode before the
+    /// depth was used up (invocations accept that; CNode operations need 0).
+    pub bits_left: u32,
 }
 
 fn mask(bits: u32) -> u64 {
@@ -131,11 +134,11 @@ pub fn resolve(
         let cap = node.slots.get(index).copied().unwrap_or(Cap::Null);
         touched.push(node.paddr.offset(index as u64 * node.slot_bytes));
         if n_bits == level_bits {
-            return Ok(Lookup { slot, cap, levels });
+            return Ok(Lookup { slot, cap, levels, bits_left: 0 });
         }
         n_bits -= level_bits;
         if !matches!(cap, Cap::CNode { .. }) {
-            return Ok(Lookup { slot, cap, levels });
+            return Ok(Lookup { slot, cap, levels, bits_left: n_bits });
         }
         node_cap = cap;
     }
@@ -147,7 +150,13 @@ mod tests {
     use crate::types::{EpId, Rights};
 
     fn cnode(radix: u8) -> CNode {
-        CNode { paddr: PAddr(0x1000), slot_bytes: 16, radix_bits: radix, slots: vec![Cap::Null; 1 << radix] }
+        CNode {
+            paddr: PAddr(0x1000),
+            slot_bytes: 16,
+            radix_bits: radix,
+            slots: vec![Cap::Null; 1 << radix],
+            mdb: vec![Default::default(); 1 << radix],
+        }
     }
 
     fn ep(n: u32) -> Cap {

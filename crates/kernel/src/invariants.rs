@@ -6,6 +6,8 @@
 //!   (a thread-ID kernel's receive queue lies inside its thread's TCB, as original L4 keeps it);
 //! * **capabilities**: every capability (in CNode slots and in TCB slots) names a live object of
 //!   its type, and a CNode capability's guard fits in a word;
+//! * **derivation tree**: the CNode slots' links are mutual, empty slots are not linked, and the
+//!   list has no cycle (a forest in depth-first order);
 //! * **IPC queues**: a thread is in an endpoint's or notification's queue exactly when its state
 //!   says it waits there, in the direction the endpoint's state says; no thread waits twice; an
 //!   idle endpoint's queue is empty, a notification has waiters exactly when it is waiting and a
@@ -40,6 +42,7 @@ impl Kernel {
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         self.check_memory()?;
         self.check_caps()?;
+        self.check_derivation_tree()?;
         self.check_ipc_queues()?;
         self.check_replies()?;
         self.check_scheduler()
@@ -173,6 +176,73 @@ impl Kernel {
                     format!("TCB {i}'s CSpace root is a {}", t.cspace_root.type_name()),
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// The derivation tree: every slot's links are mutual, empty slots are out of it, and the
+    /// list has no cycle (so it is a forest of derivations in depth-first order).
+    fn check_derivation_tree(&self) -> Result<(), InvariantViolation> {
+        use crate::cspace::SlotRef;
+        let node = |s: SlotRef| {
+            self.cnodes
+                .get(s.cnode.0 as usize)
+                .and_then(|c| Some((c.slots.get(s.index)?, c.mdb.get(s.index)?)))
+        };
+        let mut heads = Vec::new();
+        for (ci, c) in self.cnodes.iter().enumerate() {
+            for (i, (cap, m)) in c.slots.iter().zip(&c.mdb).enumerate() {
+                let me = SlotRef { cnode: crate::types::CNodeId(ci as u32), index: i };
+                if *cap == Cap::Null {
+                    if *m != Default::default() {
+                        return violation("derivation tree", format!("empty slot {me:?} is linked: {m:?}"));
+                    }
+                    continue;
+                }
+                if let Some(n) = m.next {
+                    match node(n) {
+                        Some((c2, m2)) if *c2 != Cap::Null && m2.prev == Some(me) => {}
+                        _ => {
+                            return violation(
+                                "derivation tree",
+                                format!("{me:?}'s next {n:?} does not point back"),
+                            )
+                        }
+                    }
+                }
+                match m.prev {
+                    Some(p) => match node(p) {
+                        Some((c2, m2)) if *c2 != Cap::Null && m2.next == Some(me) => {}
+                        _ => {
+                            return violation(
+                                "derivation tree",
+                                format!("{me:?}'s prev {p:?} does not point back"),
+                            )
+                        }
+                    },
+                    None => heads.push(me),
+                }
+            }
+        }
+        // Walking from every head reaches every linked slot once: no cycles.
+        let linked: usize =
+            self.cnodes.iter().map(|c| c.slots.iter().filter(|x| **x != Cap::Null).count()).sum();
+        let mut reached = 0usize;
+        for h in heads {
+            let mut cur = Some(h);
+            while let Some(s) = cur {
+                reached += 1;
+                if reached > linked {
+                    return violation("derivation tree", "the slot list has a cycle".into());
+                }
+                cur = node(s).and_then(|(_, m)| m.next);
+            }
+        }
+        if reached != linked {
+            return violation(
+                "derivation tree",
+                format!("{} of {linked} capabilities are on a cycle", linked - reached),
+            );
         }
         Ok(())
     }

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod abi;
+mod cnode;
 pub mod cspace;
 mod fastpath;
 mod invariants;
@@ -240,6 +241,9 @@ pub struct Kernel {
     check_invariants: bool,
     /// The ISA family (`aarch32`, `x86_64`, ...): decides the seL4_UserContext layout.
     pub(crate) isa: String,
+    /// CNodes whose contents are being deleted (a CNode holding a capability to itself, or a
+    /// cycle of CNodes, is finalised once).
+    finalising: Vec<CNodeId>,
     /// The invariant that broke and stopped the run, if one did.
     violation: Option<InvariantViolation>,
 }
@@ -405,6 +409,7 @@ impl Kernel {
             check_invariants: cfg.check_invariants,
             violation: None,
             isa: cfg.isa.clone(),
+            finalising: Vec::new(),
         })
     }
 
@@ -467,22 +472,27 @@ impl Kernel {
             slot_bytes: self.layout.cte_bytes,
             radix_bits,
             slots: vec![Cap::Null; 1usize << radix_bits],
+            mdb: vec![Default::default(); 1usize << radix_bits],
         });
         Ok(CNodeId((self.cnodes.len() - 1) as u32))
     }
 
-    /// Puts `cap` into slot `index` of `cnode`. A capability that names no object of its type is
-    /// refused.
+    /// Puts `cap` into the empty slot `index` of `cnode`, as boot or a system loader does: the
+    /// first capability to an object is an original in the derivation tree, later ones are its
+    /// copies. A capability that names no object of its type, or a full slot, is refused.
     pub fn set_cap(&mut self, cnode: CNodeId, index: usize, cap: Cap) -> Result<(), KernelError> {
         if let Some(why) = self.dangling(&cap) {
             return Err(KernelError::Invalid(format!("a {} that names no {why}", cap.type_name())));
         }
-        let slot = self
-            .cnodes
-            .get_mut(cnode.0 as usize)
-            .and_then(|c| c.slots.get_mut(index))
-            .ok_or_else(|| KernelError::Invalid(format!("no slot {index} in CNode {}", cnode.0)))?;
-        *slot = cap;
+        let slot = cspace::SlotRef { cnode, index };
+        match self.cnodes.get(cnode.0 as usize).and_then(|c| c.slots.get(index)) {
+            None => return Err(KernelError::Invalid(format!("no slot {index} in CNode {}", cnode.0))),
+            Some(Cap::Null) => {}
+            Some(_) => {
+                return Err(KernelError::Invalid(format!("slot {index} of CNode {} is not empty", cnode.0)))
+            }
+        }
+        self.install_cap(cap, slot);
         Ok(())
     }
 

@@ -352,6 +352,23 @@ pub struct CNode {
     pub radix_bits: u8,
     /// The slots.
     pub slots: Vec<Cap>,
+    /// Each slot's node in the capability derivation tree.
+    pub mdb: Vec<MdbNode>,
+}
+
+/// A slot's place in the capability derivation tree (seL4's `mdb_node_t`): the slots form one
+/// doubly linked list in depth-first order of derivation, and a slot's descendants are the run
+/// of slots after it of which it is the parent (`isMDBParentOf`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MdbNode {
+    /// The previous slot in the list.
+    pub prev: Option<crate::cspace::SlotRef>,
+    /// The next slot in the list.
+    pub next: Option<crate::cspace::SlotRef>,
+    /// The capability may have children (an original, or a badged copy of an unbadged one).
+    pub revocable: bool,
+    /// The first capability with its badge (the badged copies after it are its children).
+    pub first_badged: bool,
 }
 
 /// A frame of physical memory.

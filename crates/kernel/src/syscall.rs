@@ -204,9 +204,13 @@ impl Kernel {
             }
             // Invocations of the other objects arrive with the rest of the complete kernel; until
             // then they are refused the way seL4 refuses an operation the object does not support.
-            Cap::CNode { .. } | Cap::VSpace { .. } | Cap::Frame { .. } => {
-                Err((SysError::IllegalOperation, vec![]))
+            service @ Cap::CNode { .. } => {
+                let mrs = self.message_words(t, info, mem);
+                let inv = Invocation { caller: t, info, mrs: &mrs, caps: &extra, is_call };
+                self.set_state(t, ThreadState::Restart);
+                self.invoke_cnode(service, &inv)
             }
+            Cap::VSpace { .. } | Cap::Frame { .. } => Err((SysError::IllegalOperation, vec![])),
         };
         match result {
             Err((e, detail)) => {

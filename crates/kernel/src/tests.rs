@@ -535,3 +535,66 @@ fn the_invariant_checker_catches_corrupt_state_and_stops_the_machine() {
     assert!(v.to_string().contains("CNode 1 slot 3: endpoint_cap names no endpoint 7"), "{v}");
     assert_eq!(s.k.handle(Event::Syscall, &mut s.mem), Resume::Stopped);
 }
+
+/// The derivation tree through the kernel's own operations: copies sit after their source,
+/// Revoke removes a whole subtree, a swap of neighbours keeps the list whole, deleting the last
+/// capability to an endpoint restarts its waiters, and a CNode that holds a capability to
+/// itself is deleted once.
+#[test]
+fn the_derivation_tree_keeps_its_shape_through_insert_swap_revoke_and_delete() {
+    use crate::cspace::SlotRef;
+    let mut s = system(false, Rights::ALL);
+    let cn = CNodeId(0); // the client's CNode; slot 1 holds the endpoint (badge 0x61)
+    let at = |i| SlotRef { cnode: cn, index: i };
+    let ep = s.k.create_endpoint().unwrap();
+    let plain = Cap::Endpoint { ep, badge: 0, rights: Rights::ALL };
+    // An unbadged original in slot 20, a badged child in 21, its copy in 22 (a grandchild).
+    let orig = at(20);
+    s.k.set_cap(cn, 20, plain).unwrap();
+    let badged = Cap::Endpoint { ep, badge: 7, rights: Rights::ALL };
+    s.k.cte_insert(badged, orig, at(21));
+    s.k.cte_insert(badged, at(21), at(22));
+    assert_eq!(s.k.check_invariants(), Ok(()));
+    assert!(s.k.is_mdb_parent_of_pub(orig, at(21)) && s.k.is_mdb_parent_of_pub(at(21), at(22)));
+    // Swap two neighbours and back: the list stays consistent.
+    s.k.cte_swap_pub(at(21), at(22));
+    assert_eq!(s.k.check_invariants(), Ok(()));
+    s.k.cte_swap_pub(at(21), at(22));
+    // Revoking the badged child removes its copy only.
+    s.k.cte_revoke(at(21));
+    assert_eq!(s.k.slot_cap(at(22)), Cap::Null);
+    assert_eq!(s.k.slot_cap(at(21)), badged);
+    // Revoking the original removes everything derived from it.
+    s.k.cte_revoke(orig);
+    assert_eq!(s.k.slot_cap(at(21)), Cap::Null);
+    assert_eq!(s.k.check_invariants(), Ok(()));
+
+    // A waiter on an endpoint whose last capability is deleted restarts.
+    let mut s = system(false, Rights::ALL);
+    s.k.resume(s.server).unwrap();
+    let Resume::Thread(t) = s.k.start() else { panic!() };
+    assert_eq!(t, s.server);
+    let info = MessageInfo { label: 0, caps_unwrapped: 0, extra_caps: 0, length: 0 };
+    s.syscall(s.server, Syscall::Recv, 1, info, &[]);
+    assert!(matches!(s.state(s.server), ThreadState::BlockedOnReceive { .. }));
+    for cn in [CNodeId(0), CNodeId(1)] {
+        s.k.cte_delete(SlotRef { cnode: cn, index: 1 });
+    }
+    assert_eq!(s.state(s.server), ThreadState::Restart);
+    assert!(s.k.endpoints[0].queue.is_empty());
+    assert_eq!(s.k.check_invariants(), Ok(()));
+
+    // A CNode holding a capability to itself, referenced by no thread: deleting its last
+    // outside capability deletes its contents once and terminates.
+    let mut s = system(false, Rights::ALL);
+    let ep = EpId(0);
+    let c = s.k.create_cnode(4).unwrap();
+    let self_cap = Cap::CNode { cnode: c, guard: 0, guard_bits: 28 };
+    s.k.set_cap(c, 0, self_cap).unwrap();
+    s.k.set_cap(CNodeId(0), 30, self_cap).unwrap();
+    s.k.set_cap(c, 1, Cap::Endpoint { ep, badge: 0, rights: Rights::ALL }).unwrap();
+    s.k.cte_delete(SlotRef { cnode: CNodeId(0), index: 30 });
+    s.k.cte_delete(SlotRef { cnode: c, index: 0 });
+    assert_eq!(s.k.cnodes[c.0 as usize].slots[1], Cap::Null);
+    assert_eq!(s.k.check_invariants(), Ok(()));
+}
