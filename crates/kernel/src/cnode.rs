@@ -291,16 +291,21 @@ impl Kernel {
         }
     }
 
-    /// cancelAllIPC: every waiting thread restarts its system call.
-    fn cancel_all_ipc(&mut self, ep: EpId) {
-        let e = &mut self.endpoints[ep.0 as usize];
-        let waiting: Vec<TcbId> = e.queue.drain(..).collect();
-        e.state = EpState::Idle;
+    /// Threads taken off a queue restart their system calls.
+    fn restart_all(&mut self, waiting: Vec<TcbId>) {
         for t in waiting {
             self.set_state(t, ThreadState::Restart);
             self.sched_enqueue(t);
         }
         self.reschedule_required();
+    }
+
+    /// cancelAllIPC: every waiting thread restarts its system call.
+    fn cancel_all_ipc(&mut self, ep: EpId) {
+        let e = &mut self.endpoints[ep.0 as usize];
+        let waiting: Vec<TcbId> = e.queue.drain(..).collect();
+        e.state = EpState::Idle;
+        self.restart_all(waiting);
     }
 
     /// cancelAllSignals: every waiting thread restarts its Wait.
@@ -311,11 +316,7 @@ impl Kernel {
         }
         let waiting: Vec<TcbId> = x.queue.drain(..).collect();
         x.state = NtfnState::Idle;
-        for t in waiting {
-            self.set_state(t, ThreadState::Restart);
-            self.sched_enqueue(t);
-        }
-        self.reschedule_required();
+        self.restart_all(waiting);
     }
 
     /// cancelBadgedSends: senders with this badge restart their system calls.
