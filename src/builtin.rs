@@ -95,6 +95,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("tcb-control"),
     c_guest!("notifications"),
     c_guest!("cnode-ops"),
+    c_guest!("ipc-cap-transfer"),
 ];
 
 /// The TOML of a built-in profile.

@@ -191,6 +191,29 @@ fn cnode_copy_mint_move_mutate_rotate_delete_revoke_savecaller() {
     }
 }
 
+#[test]
+fn ipc_transfers_capabilities_with_grant_and_unwraps_its_own_endpoint() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let ep = sys.endpoint().unwrap();
+        let n = sys.notification().unwrap();
+        let image = elf(arch, "ipc-cap-transfer");
+        let server = ThreadSpec::new("server", image)
+            .entry("server_entry")
+            .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ })
+            .cap(2, CapSpec::OwnCNode);
+        sys.thread(server).unwrap();
+        let rw = Rights { read: true, write: true, grant: false, grant_reply: false };
+        let no_grant = Rights { read: false, write: true, grant: false, grant_reply: true };
+        let client = ThreadSpec::new("client", image)
+            .cap(1, CapSpec::Endpoint { ep, badge: 0x61, rights: Rights::ALL })
+            .cap(3, CapSpec::Notification { ntfn: n, badge: 0x8, rights: rw })
+            .cap(5, CapSpec::Endpoint { ep, badge: 0x62, rights: no_grant });
+        let c = sys.thread(client).unwrap();
+        run_to_pass(sys, c, &format!("ipc-cap-transfer on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]

@@ -350,7 +350,7 @@ impl Kernel {
 
     /// lookupSlotForCNodeOp: the slot `index` names at exactly `depth` bits under the CNode
     /// capability `root`.
-    fn lookup_slot_for_cnode_op(
+    pub(crate) fn lookup_slot_for_cnode_op(
         &mut self,
         root: Cap,
         index: u64,
@@ -527,7 +527,7 @@ impl Kernel {
 }
 
 /// deriveCap: a reply capability cannot be copied; the rest can, as they are.
-fn derive(cap: Cap) -> Option<Cap> {
+pub(crate) fn derive(cap: Cap) -> Option<Cap> {
     match cap {
         Cap::Reply { .. } | Cap::Null => None,
         other => Some(other),

@@ -110,7 +110,7 @@ impl Kernel {
             }
             EpState::Recv => {
                 let Some(dest) = self.ep_pop(ep) else { return };
-                self.do_ipc_transfer(thread, a.badge, a.can_grant, dest, mem);
+                self.do_ipc_transfer(thread, Some(ep), a.badge, a.can_grant, dest, mem);
                 self.set_state(dest, ThreadState::Running);
                 self.possible_switch_to(dest);
                 if a.do_call {
@@ -155,7 +155,7 @@ impl Kernel {
                 else {
                     return;
                 };
-                self.do_ipc_transfer(sender, badge, can_grant, thread, mem);
+                self.do_ipc_transfer(sender, Some(ep), badge, can_grant, thread, mem);
                 if is_call {
                     if can_grant || can_grant_reply {
                         self.setup_caller_cap(sender, thread, can_grant);
@@ -243,12 +243,14 @@ impl Kernel {
         self.tcbs[t.0 as usize].caller = Cap::Null;
     }
 
-    /// doIPCTransfer: a normal message, or a fault message if the sender is faulting.
+    /// doIPCTransfer: a normal message, or a fault message if the sender is faulting. `ep` is
+    /// the endpoint the message travels through (None for a reply).
     pub(crate) fn do_ipc_transfer(
         &mut self,
         sender: TcbId,
+        ep: Option<EpId>,
         badge: u64,
-        _can_grant: bool,
+        can_grant: bool,
         receiver: TcbId,
         mem: &mut dyn PhysMem,
     ) {
@@ -259,10 +261,15 @@ impl Kernel {
                 let sbuf = self.lookup_ipc_buffer(sender, false);
                 let info = MessageInfo::from_word(self.reg(sender, self.abi.msg_info));
                 let n = self.copy_mrs(sender, sbuf, receiver, rbuf, usize::from(info.length), mem);
-                // Capability transfer (extraCaps) arrives with the complete kernel (Step 4): until then
-                // no capability is transferred, as seL4 does for a receiver without a receive slot.
-                let out =
-                    MessageInfo { label: info.label, caps_unwrapped: 0, extra_caps: 0, length: n as u8 };
+                // doNormalTransfer: capabilities travel only through a capability with Grant;
+                // a failed lookup transfers none.
+                let caps = if can_grant {
+                    self.lookup_extra_caps(sender, info, mem).unwrap_or_default()
+                } else {
+                    vec![]
+                };
+                let (extra_caps, caps_unwrapped) = self.transfer_caps(&caps, ep, receiver, rbuf, mem);
+                let out = MessageInfo { label: info.label, caps_unwrapped, extra_caps, length: n as u8 };
                 self.set_reg(receiver, self.abi.msg_info, out.to_word());
             }
             Some(f) => {
@@ -277,6 +284,52 @@ impl Kernel {
         }
         self.set_reg(receiver, self.abi.cap_or_badge, badge);
         self.touch_tcb(receiver, self.layout.tcb_regs, 2 * u64::from(self.abi.word_bytes));
+    }
+
+    /// transferCaps: each capability to the endpoint the message travels through arrives as its
+    /// badge (unwrapped); the first other one is copied into the receiver's receive slot, if it
+    /// has an empty one. Returns the message's extraCaps and capsUnwrapped.
+    fn transfer_caps(
+        &mut self,
+        caps: &[cspace::Lookup],
+        ep: Option<EpId>,
+        receiver: TcbId,
+        rbuf: Option<PAddr>,
+        mem: &mut dyn PhysMem,
+    ) -> (u8, u8) {
+        let Some(rb) = rbuf.filter(|_| !caps.is_empty()) else { return (0, 0) };
+        let mut dest = self.receive_slot(receiver, rb, mem);
+        let wb = self.abi.word_bytes;
+        let (mut unwrapped, mut count) = (0u8, 0u8);
+        for (i, l) in caps.iter().enumerate() {
+            match l.cap {
+                Cap::Endpoint { ep: e, badge, .. } if Some(e) == ep => {
+                    let pa = rb.offset((crate::abi::IPC_BUFFER_CAPS_OR_BADGES + i as u64) * u64::from(wb));
+                    mem.write_word(pa, wb, badge);
+                    self.touch(pa, u64::from(wb));
+                    unwrapped |= 1 << i;
+                }
+                cap => {
+                    let Some(d) = dest.take() else { break };
+                    let Some(derived) = crate::cnode::derive(cap) else { break };
+                    self.cte_insert(derived, l.slot, d);
+                }
+            }
+            count += 1;
+        }
+        (count, unwrapped)
+    }
+
+    /// getReceiveSlots: the empty slot the receiver's IPC buffer names (receiveCNode,
+    /// receiveIndex, receiveDepth), if it names one.
+    fn receive_slot(&mut self, receiver: TcbId, rb: PAddr, mem: &mut dyn PhysMem) -> Option<cspace::SlotRef> {
+        let wb = self.abi.word_bytes;
+        let word = |k: u64| mem.read_word(rb.offset(k * u64::from(wb)), wb).unwrap_or(0);
+        let base = crate::abi::IPC_BUFFER_CAPS_OR_BADGES + crate::types::MSG_MAX_EXTRA_CAPS as u64;
+        let (cnode, index, depth) = (word(base), word(base + 1), word(base + 2));
+        let root = self.lookup_cap(receiver, cnode).ok()?.cap;
+        let slot = self.lookup_slot_for_cnode_op(root, index, depth, false).ok()?;
+        (self.slot_cap(slot) == Cap::Null).then_some(slot)
     }
 
     /// copyMRs: register message registers, then IPC buffer to IPC buffer if both exist.
@@ -456,7 +509,7 @@ impl Kernel {
         }
         match self.tcbs[receiver.0 as usize].fault {
             None => {
-                self.do_ipc_transfer(sender, 0, can_grant, receiver, mem);
+                self.do_ipc_transfer(sender, None, 0, can_grant, receiver, mem);
                 self.delete_reply_cap(slot);
                 self.set_state(receiver, ThreadState::Running);
                 self.possible_switch_to(receiver);

@@ -151,8 +151,8 @@ impl Kernel {
             }
         };
         // lookupExtraCaps: a capability the message names that does not resolve is a fault.
-        let extra = match self.lookup_extra_caps(t, info, mem) {
-            Ok(c) => c,
+        let extra: Vec<Cap> = match self.lookup_extra_caps(t, info, mem) {
+            Ok(c) => c.iter().map(|l| l.cap).collect(),
             Err(f) => {
                 if blocking {
                     self.handle_fault(t, f, mem);
@@ -240,12 +240,12 @@ impl Kernel {
 
     /// lookupExtraCaps: the capabilities the message names in the IPC buffer's
     /// `caps_or_badges`, looked up in the sender's CSpace (none without an IPC buffer).
-    fn lookup_extra_caps(
+    pub(crate) fn lookup_extra_caps(
         &mut self,
         t: TcbId,
         info: MessageInfo,
         mem: &mut dyn PhysMem,
-    ) -> Result<Vec<Cap>, Fault> {
+    ) -> Result<Vec<crate::cspace::Lookup>, Fault> {
         let Some(buf) = self.lookup_ipc_buffer(t, false).filter(|_| info.extra_caps > 0) else {
             return Ok(Vec::new());
         };
@@ -256,7 +256,7 @@ impl Kernel {
             self.touch(pa, u64::from(wb));
             let cptr = mem.read_word(pa, wb).unwrap_or(0);
             match self.lookup_cap(t, cptr) {
-                Ok(l) => caps.push(l.cap),
+                Ok(l) => caps.push(l),
                 Err(lookup) => return Err(Fault::CapFault { addr: cptr, in_recv_phase: false, lookup }),
             }
         }
