@@ -96,6 +96,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("notifications"),
     c_guest!("cnode-ops"),
     c_guest!("ipc-cap-transfer"),
+    c_guest!("untyped-retype"),
 ];
 
 /// The TOML of a built-in profile.

@@ -137,6 +137,12 @@ pub enum CapSpec {
     },
     /// A capability to the thread's own CSpace root CNode (as a root task has).
     OwnCNode,
+    /// An untyped region of 2^size_bits bytes, new for this capability (the builder carves it
+    /// from RAM, as boot hands untypeds to the root task).
+    Untyped {
+        /// log2 of its size.
+        size_bits: u8,
+    },
     /// A thread capability.
     Tcb {
         /// The thread.
@@ -395,6 +401,7 @@ impl System {
                 CapSpec::Tcb { tcb } => Cap::Tcb { tcb },
                 CapSpec::OwnTcb => Cap::Tcb { tcb: t },
                 CapSpec::OwnCNode => root,
+                CapSpec::Untyped { size_bits } => Cap::Untyped { ut: k.create_untyped(size_bits)?, free: 0 },
             };
             k.set_cap(cnode, *slot, c)?;
         }

@@ -214,6 +214,19 @@ fn ipc_transfers_capabilities_with_grant_and_unwraps_its_own_endpoint() {
     }
 }
 
+#[test]
+fn untyped_retype_makes_objects_and_revoke_reclaims_them() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let image = elf(arch, "untyped-retype");
+        let main = ThreadSpec::new("root", image)
+            .cap(2, CapSpec::OwnCNode)
+            .cap(3, CapSpec::Untyped { size_bits: 16 });
+        let t = sys.thread(main).unwrap();
+        run_to_pass(sys, t, &format!("untyped-retype on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]

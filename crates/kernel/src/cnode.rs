@@ -29,7 +29,7 @@ fn illegal() -> InvocationError {
 }
 
 /// The object a capability names, for sameObjectAs (None: it names none, e.g. Null).
-fn object_of(c: &Cap) -> Option<(u8, u64)> {
+pub(crate) fn object_of(c: &Cap) -> Option<(u8, u64)> {
     Some(match *c {
         Cap::Null => return None,
         Cap::Endpoint { ep, .. } => (1, u64::from(ep.0)),
@@ -39,11 +39,13 @@ fn object_of(c: &Cap) -> Option<(u8, u64)> {
         Cap::Tcb { tcb } => (5, u64::from(tcb.0)),
         Cap::VSpace { vspace } => (6, u64::from(vspace.0)),
         Cap::Frame { frame, .. } => (7, u64::from(frame.0)),
+        Cap::Untyped { ut, .. } => (8, u64::from(ut.0)),
     })
 }
 
 /// sameObjectAs (and, for the objects this kernel has, sameRegionAs).
 pub(crate) fn same_object(a: &Cap, b: &Cap) -> bool {
+    // (object_of: its kind and index)
     object_of(a).is_some() && object_of(a) == object_of(b)
 }
 
@@ -89,11 +91,11 @@ impl Kernel {
         self.cnodes.get(s.cnode.0 as usize).and_then(|c| c.slots.get(s.index)).copied().unwrap_or(Cap::Null)
     }
 
-    fn mdb(&self, s: SlotRef) -> MdbNode {
+    pub(crate) fn mdb_of(&self, s: SlotRef) -> MdbNode {
         self.cnodes.get(s.cnode.0 as usize).and_then(|c| c.mdb.get(s.index)).copied().unwrap_or_default()
     }
 
-    fn set_slot(&mut self, s: SlotRef, cap: Cap, mdb: MdbNode) {
+    pub(crate) fn write_slot(&mut self, s: SlotRef, cap: Cap, mdb: MdbNode) {
         if let Some(c) = self.cnodes.get_mut(s.cnode.0 as usize) {
             if s.index < c.slots.len() {
                 c.slots[s.index] = cap;
@@ -107,21 +109,21 @@ impl Kernel {
         }
     }
 
-    fn set_prev(&mut self, s: Option<SlotRef>, prev: Option<SlotRef>) {
+    pub(crate) fn set_prev(&mut self, s: Option<SlotRef>, prev: Option<SlotRef>) {
         if let Some(s) = s {
-            let mut m = self.mdb(s);
+            let mut m = self.mdb_of(s);
             m.prev = prev;
             let cap = self.slot_cap(s);
-            self.set_slot(s, cap, m);
+            self.write_slot(s, cap, m);
         }
     }
 
-    fn set_next(&mut self, s: Option<SlotRef>, next: Option<SlotRef>) {
+    pub(crate) fn set_next(&mut self, s: Option<SlotRef>, next: Option<SlotRef>) {
         if let Some(s) = s {
-            let mut m = self.mdb(s);
+            let mut m = self.mdb_of(s);
             m.next = next;
             let cap = self.slot_cap(s);
-            self.set_slot(s, cap, m);
+            self.write_slot(s, cap, m);
         }
     }
 
@@ -130,10 +132,19 @@ impl Kernel {
     /// cteInsert: `cap`, derived from the one in `src`, goes into the empty `dest`, right after
     /// its source in the tree.
     pub(crate) fn cte_insert(&mut self, cap: Cap, src: SlotRef, dest: SlotRef) {
-        let src_mdb = self.mdb(src);
+        // setUntypedCapAsFull: a copy of an untyped capability leaves the original unable to
+        // allocate (only the copy, its child, may).
+        if let (Cap::Untyped { ut, .. }, Cap::Untyped { ut: src_ut, .. }) = (cap, self.slot_cap(src)) {
+            if ut == src_ut {
+                let full = 1u64 << self.untypeds[ut.0 as usize].size_bits;
+                let m = self.mdb_of(src);
+                self.write_slot(src, Cap::Untyped { ut, free: full }, m);
+            }
+        }
+        let src_mdb = self.mdb_of(src);
         let revocable = is_cap_revocable(&cap, &self.slot_cap(src));
         let mdb = MdbNode { prev: Some(src), next: src_mdb.next, revocable, first_badged: revocable };
-        self.set_slot(dest, cap, mdb);
+        self.write_slot(dest, cap, mdb);
         self.set_next(Some(src), Some(dest));
         self.set_prev(mdb.next, Some(dest));
     }
@@ -154,7 +165,7 @@ impl Kernel {
             _ => {
                 let original = !matches!(cap, Cap::Reply { .. } | Cap::Null);
                 let mdb = MdbNode { prev: None, next: None, revocable: original, first_badged: original };
-                self.set_slot(dest, cap, mdb);
+                self.write_slot(dest, cap, mdb);
             }
         }
     }
@@ -162,16 +173,16 @@ impl Kernel {
     /// cteMove: `cap` (the capability in `src`, possibly changed) moves to the empty `dest` and
     /// takes its place in the tree.
     fn cte_move(&mut self, cap: Cap, src: SlotRef, dest: SlotRef) {
-        let mdb = self.mdb(src);
-        self.set_slot(src, Cap::Null, MdbNode::default());
-        self.set_slot(dest, cap, mdb);
+        let mdb = self.mdb_of(src);
+        self.write_slot(src, Cap::Null, MdbNode::default());
+        self.write_slot(dest, cap, mdb);
         self.set_next(mdb.prev, Some(dest));
         self.set_prev(mdb.next, Some(dest));
     }
 
     /// cteSwap: the two slots exchange capabilities and places in the tree.
     fn cte_swap(&mut self, cap1: Cap, slot1: SlotRef, cap2: Cap, slot2: SlotRef) {
-        let (m1, m2) = (self.mdb(slot1), self.mdb(slot2));
+        let (m1, m2) = (self.mdb_of(slot1), self.mdb_of(slot2));
         let fix = |x: Option<SlotRef>| match x {
             Some(s) if s == slot1 => Some(slot2),
             Some(s) if s == slot2 => Some(slot1),
@@ -181,8 +192,8 @@ impl Kernel {
         // swapped (they may be neighbours).
         let n1 = MdbNode { prev: fix(m2.prev), next: fix(m2.next), ..m2 };
         let n2 = MdbNode { prev: fix(m1.prev), next: fix(m1.next), ..m1 };
-        self.set_slot(slot1, cap2, n1);
-        self.set_slot(slot2, cap1, n2);
+        self.write_slot(slot1, cap2, n1);
+        self.write_slot(slot2, cap1, n2);
         for (node, me) in [(n1, slot1), (n2, slot2)] {
             if node.prev != Some(slot1) && node.prev != Some(slot2) {
                 self.set_next(node.prev, Some(me));
@@ -194,10 +205,10 @@ impl Kernel {
     }
 
     /// isMDBParentOf(a, b).
-    fn is_mdb_parent_of(&self, a: SlotRef, b: SlotRef) -> bool {
-        let (ma, mb) = (self.mdb(a), self.mdb(b));
+    pub(crate) fn is_mdb_parent_of(&self, a: SlotRef, b: SlotRef) -> bool {
+        let (ma, mb) = (self.mdb_of(a), self.mdb_of(b));
         let (ca, cb) = (self.slot_cap(a), self.slot_cap(b));
-        if !ma.revocable || !same_object(&ca, &cb) {
+        if !ma.revocable || !self.same_region(&ca, &cb) {
             return false;
         }
         match (badge_of(&ca), badge_of(&cb)) {
@@ -207,11 +218,27 @@ impl Kernel {
         }
     }
 
+    /// sameRegionAs: an untyped capability covers every object inside its region; other
+    /// capabilities, their own object.
+    fn same_region(&self, a: &Cap, b: &Cap) -> bool {
+        match a {
+            Cap::Untyped { .. } => match (self.cap_range(a), self.cap_range(b)) {
+                (Some((a0, an)), Some((b0, bn))) => b0 >= a0 && b0 + bn <= a0 + an,
+                _ => false,
+            },
+            _ => same_object(a, b),
+        }
+    }
+
     /// isFinalCapability: no other capability to the object, in the tree next to it or held by
-    /// a thread (its CSpace or VSpace root).
+    /// a thread (its CSpace or VSpace root). Untyped capabilities are always final (their
+    /// finalisation does nothing).
     fn is_final(&self, s: SlotRef) -> bool {
         let cap = self.slot_cap(s);
-        let m = self.mdb(s);
+        if matches!(cap, Cap::Untyped { .. }) {
+            return true;
+        }
+        let m = self.mdb_of(s);
         let neighbour = |x: Option<SlotRef>| x.is_some_and(|x| same_object(&self.slot_cap(x), &cap));
         if neighbour(m.prev) || neighbour(m.next) {
             return false;
@@ -224,16 +251,16 @@ impl Kernel {
         if self.slot_cap(s) == Cap::Null {
             return;
         }
-        let m = self.mdb(s);
+        let m = self.mdb_of(s);
         self.set_next(m.prev, m.next);
         self.set_prev(m.next, m.prev);
         if let Some(n) = m.next {
-            let mut nm = self.mdb(n);
+            let mut nm = self.mdb_of(n);
             nm.first_badged |= m.first_badged;
             let cap = self.slot_cap(n);
-            self.set_slot(n, cap, nm);
+            self.write_slot(n, cap, nm);
         }
-        self.set_slot(s, Cap::Null, MdbNode::default());
+        self.write_slot(s, Cap::Null, MdbNode::default());
     }
 
     /// cteDelete: finalise the capability if it is the last one to its object, then empty the
@@ -251,7 +278,7 @@ impl Kernel {
 
     /// cteRevoke: delete every descendant of the capability.
     pub(crate) fn cte_revoke(&mut self, s: SlotRef) {
-        while let Some(next) = self.mdb(s).next {
+        while let Some(next) = self.mdb_of(s).next {
             if !self.is_mdb_parent_of(s, next) {
                 break;
             }
@@ -259,8 +286,17 @@ impl Kernel {
         }
     }
 
-    /// finaliseCap for the last capability to an object.
+    /// finaliseCap for the last capability to an object. Endpoints, notifications, CNodes and
+    /// untyped regions die with it (their memory may be retyped again).
     fn finalise_cap(&mut self, cap: Cap) {
+        if matches!(
+            cap,
+            Cap::Endpoint { .. } | Cap::Notification { .. } | Cap::CNode { .. } | Cap::Untyped { .. }
+        ) {
+            if let Some(o) = object_of(&cap) {
+                self.dead.insert(o);
+            }
+        }
         match cap {
             Cap::Endpoint { ep, .. } => self.cancel_all_ipc(ep),
             Cap::Notification { ntfn, .. } => {
@@ -287,7 +323,7 @@ impl Kernel {
                 }
                 self.finalising.retain(|c| *c != cnode);
             }
-            Cap::Null | Cap::Reply { .. } | Cap::VSpace { .. } | Cap::Frame { .. } => {}
+            Cap::Null | Cap::Reply { .. } | Cap::VSpace { .. } | Cap::Frame { .. } | Cap::Untyped { .. } => {}
         }
     }
 
@@ -443,6 +479,14 @@ impl Kernel {
                     d.extend(lf.message_words());
                     return Err((SysError::FailedLookup, d));
                 }
+                // deriveCap: an untyped capability with children cannot be copied.
+                let parent_of_next = self.mdb_of(src).next.is_some_and(|n| self.is_mdb_parent_of(src, n));
+                if matches!(label, Label::CNodeCopy | Label::CNodeMint)
+                    && matches!(src_cap, Cap::Untyped { .. })
+                    && parent_of_next
+                {
+                    return Err((SysError::RevokeFirst, vec![]));
+                }
                 let new_cap = match label {
                     Label::CNodeCopy => derive(mask_rights(mr(4)?, src_cap)),
                     Label::CNodeMint => {
@@ -475,7 +519,7 @@ impl Kernel {
                 let caller = inv.caller;
                 if let reply @ Cap::Reply { master: false, .. } = self.tcbs[caller.0 as usize].caller {
                     self.tcbs[caller.0 as usize].caller = Cap::Null;
-                    self.set_slot(dest, reply, MdbNode::default());
+                    self.write_slot(dest, reply, MdbNode::default());
                 }
                 Ok(())
             }

@@ -48,23 +48,25 @@ impl Kernel {
         self.check_scheduler()
     }
 
-    /// Every object's physical range, with a name for reports. Thread-ID receive queues live
-    /// inside their TCBs and are checked there.
+    /// Every live object's physical range, with a name for reports (deleted objects' memory is
+    /// free). Thread-ID receive queues live inside their TCBs and are checked there; untyped
+    /// regions are returned separately.
     fn object_ranges(&self) -> Vec<(u64, u64, String)> {
+        let live = |kind: u8, i: usize| !self.dead.contains(&(kind, i as u64));
         let mut v = Vec::new();
         for (i, t) in self.tcbs.iter().enumerate() {
             v.push((t.paddr.0, self.layout.tcb_bytes, format!("TCB {i} ({})", t.name)));
         }
         let own: Vec<EpId> = self.tcbs.iter().filter_map(|t| t.own_ep).collect();
         for (i, e) in self.endpoints.iter().enumerate() {
-            if !own.contains(&EpId(i as u32)) {
+            if !own.contains(&EpId(i as u32)) && live(1, i) {
                 v.push((e.paddr.0, self.layout.ep_bytes, format!("endpoint {i}")));
             }
         }
-        for (i, n) in self.ntfns.iter().enumerate() {
+        for (i, n) in self.ntfns.iter().enumerate().filter(|(i, _)| live(2, *i)) {
             v.push((n.paddr.0, self.layout.ntfn_bytes, format!("notification {i}")));
         }
-        for (i, c) in self.cnodes.iter().enumerate() {
+        for (i, c) in self.cnodes.iter().enumerate().filter(|(i, _)| live(4, *i)) {
             v.push((c.paddr.0, c.slot_bytes << c.radix_bits, format!("CNode {i}")));
         }
         for (i, vs) in self.vspaces.iter().enumerate() {
@@ -81,7 +83,14 @@ impl Kernel {
     fn check_memory(&self) -> Result<(), InvariantViolation> {
         let (lo, hi) = (self.ram_base.0, self.ram_base.0 + self.ram_size);
         let mut ranges = self.object_ranges();
-        for (start, bytes, what) in &ranges {
+        let untyped: Vec<(u64, u64, String)> = self
+            .untypeds
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.dead.contains(&(8, *i as u64)))
+            .map(|(i, u)| (u.paddr.0, 1u64 << u.size_bits, format!("untyped {i}")))
+            .collect();
+        for (start, bytes, what) in ranges.iter().chain(&untyped) {
             if *start < lo || start.checked_add(*bytes).is_none_or(|end| end > hi) {
                 return violation("memory", format!("{what} at {start:#x}+{bytes:#x} lies outside RAM"));
             }
@@ -94,6 +103,19 @@ impl Kernel {
                     "memory",
                     format!("{} ({:#x}+{:#x}) overlaps {} ({:#x})", a.2, a.0, a.1, b.2, b.0),
                 );
+            }
+        }
+        // Untyped regions nest or are apart, and an object that touches one lies inside it.
+        let inside = |a: &(u64, u64, String), b: &(u64, u64, String)| a.0 >= b.0 && a.0 + a.1 <= b.0 + b.1;
+        let overlap = |a: &(u64, u64, String), b: &(u64, u64, String)| a.0 < b.0 + b.1 && b.0 < a.0 + a.1;
+        for (i, a) in untyped.iter().enumerate() {
+            for b in untyped.iter().skip(i + 1) {
+                if overlap(a, b) && !inside(a, b) && !inside(b, a) {
+                    return violation("memory", format!("{} and {} overlap without nesting", a.2, b.2));
+                }
+            }
+            if let Some(o) = ranges.iter().find(|o| overlap(o, a) && !inside(o, a)) {
+                return violation("memory", format!("{} straddles the edge of {}", o.2, a.2));
             }
         }
         for (i, t) in self.tcbs.iter().enumerate() {
@@ -115,7 +137,16 @@ impl Kernel {
     /// The reason a capability does not name a live object of its type, if it does not.
     pub(crate) fn dangling(&self, cap: &Cap) -> Option<String> {
         let word_bits = self.abi.word_bytes * 8;
+        if let Some(o) = crate::cnode::object_of(cap).filter(|o| self.dead.contains(o)) {
+            return Some(format!("live object (it names deleted object {o:?})"));
+        }
         match *cap {
+            Cap::Untyped { ut, free } => match self.untypeds.get(ut.0 as usize) {
+                None => Some(format!("untyped {}", ut.0)),
+                Some(u) => {
+                    (free > 1u64 << u.size_bits).then(|| format!("watermark {free:#x} inside its region"))
+                }
+            },
             Cap::Null => None,
             Cap::Endpoint { ep, .. } => {
                 (ep.0 as usize >= self.endpoints.len()).then(|| format!("endpoint {}", ep.0))

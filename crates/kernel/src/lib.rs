@@ -30,6 +30,7 @@ mod sched;
 mod syscall;
 mod tcb;
 pub mod types;
+mod untyped;
 pub mod vspace;
 
 use object::{
@@ -244,6 +245,11 @@ pub struct Kernel {
     /// CNodes whose contents are being deleted (a CNode holding a capability to itself, or a
     /// cycle of CNodes, is finalised once).
     finalising: Vec<CNodeId>,
+    /// Untyped regions.
+    pub(crate) untypeds: Vec<object::Untyped>,
+    /// Objects whose last capability was deleted (kind and index, as `cnode::object_of` names
+    /// them): capabilities may not name them, and their memory may be retyped.
+    pub(crate) dead: std::collections::BTreeSet<(u8, u64)>,
     /// The invariant that broke and stopped the run, if one did.
     violation: Option<InvariantViolation>,
 }
@@ -410,6 +416,8 @@ impl Kernel {
             violation: None,
             isa: cfg.isa.clone(),
             finalising: Vec::new(),
+            untypeds: Vec::new(),
+            dead: Default::default(),
         })
     }
 

@@ -3,7 +3,7 @@
 //! Every object has a simulated physical address, so the cost model's caches and TLBs see the
 //! kernel's accesses to it; [`layout`] gives the offsets of the fields the IPC paths touch.
 
-use crate::types::{CNodeId, EpId, FrameId, NtfnId, Rights, TcbId, VSpaceId};
+use crate::types::{CNodeId, EpId, FrameId, NtfnId, Rights, TcbId, UntypedId, VSpaceId};
 use simcore::{Asid, PAddr, UserContext, VAddr};
 use std::collections::VecDeque;
 
@@ -138,6 +138,14 @@ pub enum Cap {
         /// The VSpace.
         vspace: VSpaceId,
     },
+    /// Untyped memory, from which Retype carves objects.
+    Untyped {
+        /// The region.
+        ut: UntypedId,
+        /// The watermark: bytes from the region's start already handed out (seL4's
+        /// `capFreeIndex`, kept in bytes). Each capability to the region has its own.
+        free: u64,
+    },
     /// A frame of memory.
     Frame {
         /// The frame.
@@ -159,6 +167,7 @@ impl Cap {
             Cap::Tcb { .. } => "thread_cap",
             Cap::VSpace { .. } => "page_directory_cap",
             Cap::Frame { .. } => "frame_cap",
+            Cap::Untyped { .. } => "untyped_cap",
         }
     }
 }
@@ -369,6 +378,17 @@ pub struct MdbNode {
     pub revocable: bool,
     /// The first capability with its badge (the badged copies after it are its children).
     pub first_badged: bool,
+}
+
+/// A region of untyped memory: a power-of-two block, aligned to its size.
+#[derive(Clone, Debug)]
+pub struct Untyped {
+    /// Physical address.
+    pub paddr: PAddr,
+    /// log2 of the size.
+    pub size_bits: u8,
+    /// Device memory (only frames and untypeds may be made from it).
+    pub device: bool,
 }
 
 /// A frame of physical memory.

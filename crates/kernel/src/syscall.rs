@@ -210,6 +210,15 @@ impl Kernel {
                 self.set_state(t, ThreadState::Restart);
                 self.invoke_cnode(service, &inv)
             }
+            Cap::Untyped { .. } => match lookup.1 {
+                Some(slot) => {
+                    let mrs = self.message_words(t, info, mem);
+                    let inv = Invocation { caller: t, info, mrs: &mrs, caps: &extra, is_call };
+                    self.set_state(t, ThreadState::Restart);
+                    self.invoke_untyped(slot, &inv)
+                }
+                None => Err((SysError::InvalidCapability, vec![0])),
+            },
             Cap::VSpace { .. } | Cap::Frame { .. } => Err((SysError::IllegalOperation, vec![])),
         };
         match result {

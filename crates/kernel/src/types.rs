@@ -12,6 +12,9 @@ pub struct EpId(pub u32);
 /// Index of a Notification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NtfnId(pub u32);
+/// Index of an Untyped region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UntypedId(pub u32);
 /// Index of a CNode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CNodeId(pub u32);
