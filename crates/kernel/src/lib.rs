@@ -438,13 +438,17 @@ impl Kernel {
     /// Creates an endpoint.
     pub fn create_endpoint(&mut self) -> Result<EpId, KernelError> {
         let paddr = self.alloc_phys(self.layout.ep_bytes, self.layout.ep_bytes)?;
-        self.endpoints.push(Endpoint { paddr, state: EpState::Idle, queue: Default::default() });
-        Ok(EpId((self.endpoints.len() - 1) as u32))
+        Ok(self.new_endpoint(paddr))
     }
 
-    /// Creates a notification.
-    pub fn create_notification(&mut self) -> Result<NtfnId, KernelError> {
-        let paddr = self.alloc_phys(self.layout.ntfn_bytes, self.layout.ntfn_bytes)?;
+    /// An idle endpoint at `paddr` (memory already set aside for it).
+    pub(crate) fn new_endpoint(&mut self, paddr: PAddr) -> EpId {
+        self.endpoints.push(Endpoint { paddr, state: EpState::Idle, queue: Default::default() });
+        EpId((self.endpoints.len() - 1) as u32)
+    }
+
+    /// An idle, unbound notification at `paddr`.
+    pub(crate) fn new_notification(&mut self, paddr: PAddr) -> NtfnId {
         self.ntfns.push(Notification {
             paddr,
             state: NtfnState::Idle,
@@ -452,7 +456,25 @@ impl Kernel {
             queue: Default::default(),
             bound_tcb: None,
         });
-        Ok(NtfnId((self.ntfns.len() - 1) as u32))
+        NtfnId((self.ntfns.len() - 1) as u32)
+    }
+
+    /// An empty CNode of 2^radix_bits slots at `paddr`.
+    pub(crate) fn new_cnode(&mut self, paddr: PAddr, radix_bits: u8) -> CNodeId {
+        self.cnodes.push(CNode {
+            paddr,
+            slot_bytes: self.layout.cte_bytes,
+            radix_bits,
+            slots: vec![Cap::Null; 1usize << radix_bits],
+            mdb: vec![Default::default(); 1usize << radix_bits],
+        });
+        CNodeId((self.cnodes.len() - 1) as u32)
+    }
+
+    /// Creates a notification.
+    pub fn create_notification(&mut self) -> Result<NtfnId, KernelError> {
+        let paddr = self.alloc_phys(self.layout.ntfn_bytes, self.layout.ntfn_bytes)?;
+        Ok(self.new_notification(paddr))
     }
 
     /// Binds a notification to a thread (seL4_TCB_BindNotification). Each may be bound once.
@@ -475,14 +497,7 @@ impl Kernel {
         }
         let bytes = (1u64 << radix_bits) * self.layout.cte_bytes;
         let paddr = self.alloc_phys(bytes, bytes)?;
-        self.cnodes.push(CNode {
-            paddr,
-            slot_bytes: self.layout.cte_bytes,
-            radix_bits,
-            slots: vec![Cap::Null; 1usize << radix_bits],
-            mdb: vec![Default::default(); 1usize << radix_bits],
-        });
-        Ok(CNodeId((self.cnodes.len() - 1) as u32))
+        Ok(self.new_cnode(paddr, radix_bits))
     }
 
     /// Puts `cap` into the empty slot `index` of `cnode`, as boot or a system loader does: the

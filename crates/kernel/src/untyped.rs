@@ -15,9 +15,9 @@
 
 use crate::abi::{Label, ObjectType, N_GENERIC_OBJECT_TYPES};
 use crate::cspace::{LookupFault, SlotRef};
-use crate::object::{CNode, Cap, Endpoint, EpState, MdbNode, Notification, NtfnState, Untyped};
+use crate::object::{Cap, MdbNode, Untyped};
 use crate::tcb::{Invocation, InvocationError};
-use crate::types::{CNodeId, EpId, NtfnId, Rights, SysError, UntypedId};
+use crate::types::{Rights, SysError, UntypedId};
 use crate::Kernel;
 use simcore::PAddr;
 
@@ -211,30 +211,14 @@ impl Kernel {
     fn create_object(&mut self, ty: u64, paddr: PAddr, user_size: u64, device: bool) -> Cap {
         match ty {
             t if t == ObjectType::Endpoint as u64 => {
-                self.endpoints.push(Endpoint { paddr, state: EpState::Idle, queue: Default::default() });
-                Cap::Endpoint { ep: EpId((self.endpoints.len() - 1) as u32), badge: 0, rights: Rights::ALL }
+                Cap::Endpoint { ep: self.new_endpoint(paddr), badge: 0, rights: Rights::ALL }
             }
             t if t == ObjectType::Notification as u64 => {
-                self.ntfns.push(Notification {
-                    paddr,
-                    state: NtfnState::Idle,
-                    word: 0,
-                    queue: Default::default(),
-                    bound_tcb: None,
-                });
                 let rights = Rights { read: true, write: true, grant: false, grant_reply: false };
-                Cap::Notification { ntfn: NtfnId((self.ntfns.len() - 1) as u32), badge: 0, rights }
+                Cap::Notification { ntfn: self.new_notification(paddr), badge: 0, rights }
             }
             t if t == ObjectType::CapTable as u64 => {
-                let n = 1usize << user_size;
-                self.cnodes.push(CNode {
-                    paddr,
-                    slot_bytes: self.layout.cte_bytes,
-                    radix_bits: user_size as u8,
-                    slots: vec![Cap::Null; n],
-                    mdb: vec![MdbNode::default(); n],
-                });
-                Cap::CNode { cnode: CNodeId((self.cnodes.len() - 1) as u32), guard: 0, guard_bits: 0 }
+                Cap::CNode { cnode: self.new_cnode(paddr, user_size as u8), guard: 0, guard_bits: 0 }
             }
             _ => {
                 self.untypeds.push(Untyped { paddr, size_bits: user_size as u8, device });
