@@ -97,6 +97,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("cnode-ops"),
     c_guest!("ipc-cap-transfer"),
     c_guest!("untyped-retype"),
+    c_guest!("sched-priorities"),
 ];
 
 /// The TOML of a built-in profile.

@@ -227,6 +227,33 @@ fn untyped_retype_makes_objects_and_revoke_reclaims_them() {
     }
 }
 
+#[test]
+fn scheduling_by_priority_yield_and_direct_switch() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let (a, b) = (sys.endpoint().unwrap(), sys.endpoint().unwrap());
+        let image = elf(arch, "sched-priorities");
+        let send = Rights { read: false, write: true, grant: false, grant_reply: true };
+        let main = ThreadSpec::new("main", image)
+            .cap(1, CapSpec::Endpoint { ep: a, badge: 0, rights: Rights::ALL })
+            .cap(2, CapSpec::Endpoint { ep: b, badge: 0, rights: Rights::ALL });
+        let m = sys.thread(main).unwrap();
+        let high = ThreadSpec::new("high", image)
+            .entry("high_entry")
+            .priority(150)
+            .cap(1, CapSpec::Endpoint { ep: a, badge: 0x150, rights: Rights::READ });
+        sys.thread(high).unwrap();
+        for (name, prio, badge) in [("peer", 100, 0x100), ("low", 50, 0x50)] {
+            let spec = ThreadSpec::new(name, image)
+                .entry(&format!("{name}_entry"))
+                .priority(prio)
+                .cap(1, CapSpec::Endpoint { ep: b, badge, rights: send });
+            sys.thread(spec).unwrap();
+        }
+        run_to_pass(sys, m, &format!("sched-priorities on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
