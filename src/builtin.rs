@@ -98,6 +98,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("ipc-cap-transfer"),
     c_guest!("untyped-retype"),
     c_guest!("sched-priorities"),
+    c_guest!("fault-cap-exception"),
 ];
 
 /// The TOML of a built-in profile.

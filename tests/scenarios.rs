@@ -254,6 +254,29 @@ fn scheduling_by_priority_yield_and_direct_switch() {
     }
 }
 
+#[test]
+fn capability_faults_and_user_exceptions_reach_the_fault_handler() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let ep = sys.endpoint().unwrap();
+        let image = elf(arch, "fault-cap-exception");
+        let h = sys.thread(
+            ThreadSpec::new("handler", image)
+                .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ }),
+        );
+        let h = h.unwrap();
+        let rights = Rights { read: false, write: true, grant: false, grant_reply: true };
+        for (name, badge) in [("send_faulter", 0x11), ("recv_faulter", 0x22), ("udf_faulter", 0x33)] {
+            let spec = ThreadSpec::new(name, image)
+                .entry(&format!("{name}_entry"))
+                .cap(1, CapSpec::Endpoint { ep, badge, rights })
+                .fault_handler(1);
+            sys.thread(spec).unwrap();
+        }
+        run_to_pass(sys, h, &format!("fault-cap-exception on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]

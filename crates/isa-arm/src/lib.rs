@@ -523,7 +523,9 @@ fn on_interrupt(uc: &mut Unicorn<'_, State>, intno: u32) {
             if emulate_counter_read(uc) {
                 return;
             }
-            Event::UserException { number: 1, code: 0 }
+            // seL4 aarch32 reports an undefined instruction as UserException 0, code 0
+            // (c_handle_undefined_instruction).
+            Event::UserException { number: 0, code: 0 }
         }
         3 | 4 => {
             let f = uc.get_data_mut().fault.take().unwrap_or(PendingFault {
@@ -547,7 +549,7 @@ fn on_invalid(uc: &mut Unicorn<'_, State>) -> bool {
     if emulate_counter_read(uc) {
         return true;
     }
-    let r = enter_kernel(uc, Event::UserException { number: 1, code: 0 });
+    let r = enter_kernel(uc, Event::UserException { number: 0, code: 0 });
     if let Some(exit) = apply(uc, r) {
         uc.get_data_mut().stop = Some(exit);
         let _ = uc.emu_stop();

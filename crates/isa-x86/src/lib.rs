@@ -402,6 +402,7 @@ impl X86Machine {
         }
         .map_err(emu("adding the system-call hook"))?;
         uc.add_intr_hook(on_interrupt).map_err(emu("adding the interrupt hook"))?;
+        uc.add_insn_invalid_hook(on_invalid).map_err(emu("adding the invalid-instruction hook"))?;
         rdtsc::add_hook(&mut uc).map_err(emu("adding the RDTSC hook"))?;
         uc.add_block_hook(1, 0, on_block).map_err(emu("adding the block hook"))?;
         let in_flight = nested::InFlight::new(&uc).map_err(emu("saving the initial CPU context"))?;
@@ -819,6 +820,20 @@ fn on_interrupt(uc: &mut Unicorn<'_, State>, intno: u32) {
     if let Some(exit) = exit {
         stop(uc, exit);
     }
+}
+
+/// The invalid-instruction hook: Unicorn stops at an instruction it cannot decode (`ud2`, or bytes
+/// that are no instruction) instead of raising #UD; the kernel gets the user exception the CPU
+/// would have raised (vector 6, no error code), and the run goes on.
+fn on_invalid(uc: &mut Unicorn<'_, State>) -> bool {
+    let mode = uc.get_data().mode;
+    let pc_reg = if mode == X86Mode::X86_64 { RegisterX86::RIP } else { RegisterX86::EIP };
+    let pc = uc.reg_read(pc_reg).unwrap_or(0);
+    let r = enter_kernel(uc, Event::UserException { number: 6, code: 0 }, pc);
+    if let Some(exit) = apply(uc, r) {
+        stop(uc, exit);
+    }
+    true
 }
 
 /// Decodes a page fault at `addr` by the instruction at `pc` into the kernel's event, with the x86
