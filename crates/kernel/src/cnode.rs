@@ -289,10 +289,15 @@ impl Kernel {
     /// finaliseCap for the last capability to an object. Endpoints, notifications, CNodes and
     /// untyped regions die with it (their memory may be retyped again).
     fn finalise_cap(&mut self, cap: Cap) {
-        if matches!(
+        // Untyped capabilities are always "final" (seL4's sameObjectAs never matches them), but
+        // the region lives on while another capability (a copy) names it.
+        let region_lives_on = matches!(cap, Cap::Untyped { .. })
+            && self.cnodes.iter().flat_map(|c| &c.slots).filter(|c| same_object(c, &cap)).count() > 1;
+        let dies = matches!(
             cap,
             Cap::Endpoint { .. } | Cap::Notification { .. } | Cap::CNode { .. } | Cap::Untyped { .. }
-        ) {
+        );
+        if dies && !region_lives_on {
             if let Some(o) = object_of(&cap) {
                 self.dead.insert(o);
             }

@@ -598,3 +598,242 @@ fn the_derivation_tree_keeps_its_shape_through_insert_swap_revoke_and_delete() {
     assert_eq!(s.k.cnodes[c.0 as usize].slots[1], Cap::Null);
     assert_eq!(s.k.check_invariants(), Ok(()));
 }
+
+/// Random sequences of invocations on the client's own CSpace, with capabilities as resources:
+/// made by earlier Retypes and Mints, copied, moved, deleted, revoked. The invariant checker
+/// runs after every kernel entry (a broken invariant stops the kernel and fails the case); a
+/// reference model of which slots hold which kind of capability predicts every result it can
+/// (errors change nothing; DeleteFirst exactly when the destination is full; FailedLookup for an
+/// empty source; where each success puts or takes capabilities), and the host never panics.
+mod random_invocations {
+    use super::*;
+    use crate::abi::Label;
+    use proptest::prelude::*;
+
+    const CNODE_SLOT: u64 = 2;
+    const UT_SLOT: u64 = 3;
+    /// Slots the random operations use (the CNode has 256; 1-3 hold the fixed capabilities).
+    const FIRST: u64 = 4;
+    const SLOTS: u64 = 12;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Retype { ty: u64, size: u64, offset: u64, n: u64 },
+        Copy { dest: u64, src: u64, rights: u64 },
+        Mint { dest: u64, src: u64, rights: u64, badge: u64 },
+        Move { dest: u64, src: u64 },
+        Mutate { dest: u64, src: u64, data: u64 },
+        Delete { slot: u64 },
+        Revoke { slot: u64 },
+        Rotate { dest: u64, pivot: u64, src: u64 },
+        CancelBadgedSends { slot: u64 },
+        Signal { slot: u64 },
+        Poll { slot: u64 },
+        RetypeFromChild { ut: u64, ty: u64, offset: u64 },
+    }
+
+    fn slot() -> impl Strategy<Value = u64> {
+        (0..SLOTS).prop_map(|s| FIRST + s)
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (prop::sample::select(vec![0u64, 2, 3, 4, 1, 9]), 0u64..14, 0u64..SLOTS + 2, 1u64..4)
+                .prop_map(|(ty, size, offset, n)| Op::Retype { ty, size, offset: FIRST + offset, n }),
+            (slot(), slot(), 0u64..16).prop_map(|(dest, src, rights)| Op::Copy { dest, src, rights }),
+            (slot(), slot(), 0u64..16, 0u64..4).prop_map(|(dest, src, rights, badge)| Op::Mint {
+                dest,
+                src,
+                rights,
+                badge
+            }),
+            (slot(), slot()).prop_map(|(dest, src)| Op::Move { dest, src }),
+            (slot(), slot(), 0u64..64).prop_map(|(dest, src, data)| Op::Mutate { dest, src, data }),
+            slot().prop_map(|slot| Op::Delete { slot }),
+            prop_oneof![slot(), Just(UT_SLOT)].prop_map(|slot| Op::Revoke { slot }),
+            (slot(), slot(), slot()).prop_map(|(dest, pivot, src)| Op::Rotate { dest, pivot, src }),
+            slot().prop_map(|slot| Op::CancelBadgedSends { slot }),
+            slot().prop_map(|slot| Op::Signal { slot }),
+            slot().prop_map(|slot| Op::Poll { slot }),
+            (slot(), prop::sample::select(vec![2u64, 3, 4]), slot())
+                .prop_map(|(ut, ty, offset)| Op::RetypeFromChild { ut, ty, offset }),
+        ]
+    }
+
+    /// The kind of capability in each slot of the client's CNode, as the model expects it.
+    fn kinds(s: &Sys) -> Vec<&'static str> {
+        s.k.cnodes[0].slots.iter().map(|c| c.type_name()).collect()
+    }
+
+    struct Harness {
+        s: Sys,
+        ipc_pa: PAddr,
+        client: TcbId,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            let mut s = system(false, Rights::ALL);
+            let client = s.client;
+            // The client's own CNode (slot 2) and a 16 KiB untyped (slot 3).
+            let word = 32u8;
+            s.k.set_cap(
+                CNodeId(0),
+                CNODE_SLOT as usize,
+                Cap::CNode { cnode: CNodeId(0), guard: 0, guard_bits: word - 8 },
+            )
+            .unwrap();
+            let ut = s.k.create_untyped(14).unwrap();
+            s.k.set_cap(CNodeId(0), UT_SLOT as usize, Cap::Untyped { ut, free: 0 }).unwrap();
+            s.k.resume(client).unwrap();
+            let Resume::Thread(t) = s.k.start() else { panic!("nothing runs") };
+            assert_eq!(t, client);
+            let vs = s.k.vspace_of(client).unwrap();
+            let ipc_pa = PAddr(s.k.translate(vs, IPC_VA).unwrap().paddr.0);
+            Harness { s, ipc_pa, client }
+        }
+
+        /// An invocation by the client: its label and error (the reply's label).
+        fn invoke(&mut self, cptr: u64, label: Label, mrs: &[u64], caps: &[u64]) -> u64 {
+            for (i, c) in caps.iter().enumerate() {
+                let pa = self.ipc_pa.offset((crate::abi::IPC_BUFFER_CAPS_OR_BADGES + i as u64) * 4);
+                self.s.mem.write_word(pa, 4, *c);
+            }
+            for (i, w) in mrs.iter().enumerate().skip(4) {
+                self.s.mem.write_word(self.ipc_pa.offset((i as u64 + 1) * 4), 4, *w);
+            }
+            let info = MessageInfo {
+                label: label as u64,
+                caps_unwrapped: 0,
+                extra_caps: caps.len() as u8,
+                length: mrs.len() as u8,
+            };
+            let r = self.s.syscall(self.client, Syscall::Call, cptr, info, &mrs[..mrs.len().min(4)]);
+            assert_eq!(
+                r,
+                Resume::Thread(self.client),
+                "the client keeps running: {:?}",
+                self.s.k.invariant_violation()
+            );
+            MessageInfo::from_word(self.s.reg(self.client, 1)).label
+        }
+
+        fn run(&mut self, op: &Op) {
+            let depth = 32u64;
+            let before = kinds(&self.s);
+            let full = |slot: u64| before[slot as usize] != "null_cap";
+            let err = match *op {
+                Op::Retype { ty, size, offset, n } => {
+                    self.invoke(UT_SLOT, Label::UntypedRetype, &[ty, size, 0, 0, offset, n], &[CNODE_SLOT])
+                }
+                Op::RetypeFromChild { ut, ty, offset } => {
+                    if !matches!(self.s.k.cnodes[0].slots[ut as usize], Cap::Untyped { .. }) {
+                        return; // a Call on anything else (an endpoint) would block the client
+                    }
+                    self.invoke(ut, Label::UntypedRetype, &[ty, 1, 0, 0, offset, 1], &[CNODE_SLOT])
+                }
+                Op::Copy { dest, src, rights } => self.invoke(
+                    CNODE_SLOT,
+                    Label::CNodeCopy,
+                    &[dest, depth, src, depth, rights],
+                    &[CNODE_SLOT],
+                ),
+                Op::Mint { dest, src, rights, badge } => self.invoke(
+                    CNODE_SLOT,
+                    Label::CNodeMint,
+                    &[dest, depth, src, depth, rights, badge],
+                    &[CNODE_SLOT],
+                ),
+                Op::Move { dest, src } => {
+                    self.invoke(CNODE_SLOT, Label::CNodeMove, &[dest, depth, src, depth], &[CNODE_SLOT])
+                }
+                Op::Mutate { dest, src, data } => self.invoke(
+                    CNODE_SLOT,
+                    Label::CNodeMutate,
+                    &[dest, depth, src, depth, data],
+                    &[CNODE_SLOT],
+                ),
+                Op::Delete { slot } => self.invoke(CNODE_SLOT, Label::CNodeDelete, &[slot, depth], &[]),
+                Op::Revoke { slot } => self.invoke(CNODE_SLOT, Label::CNodeRevoke, &[slot, depth], &[]),
+                Op::Rotate { dest, pivot, src } => self.invoke(
+                    CNODE_SLOT,
+                    Label::CNodeRotate,
+                    &[dest, depth, 0, pivot, depth, 0, src, depth],
+                    &[CNODE_SLOT, CNODE_SLOT],
+                ),
+                Op::CancelBadgedSends { slot } => {
+                    self.invoke(CNODE_SLOT, Label::CNodeCancelBadgedSends, &[slot, depth], &[])
+                }
+                Op::Signal { slot } => {
+                    let info = MessageInfo::new(0, 0);
+                    let r = self.s.syscall(self.client, Syscall::NBSend, slot, info, &[]);
+                    assert_eq!(r, Resume::Thread(self.client));
+                    0
+                }
+                Op::Poll { slot } => {
+                    let cap = self.s.k.cnodes[0].slots[slot as usize];
+                    let readable = match cap {
+                        Cap::Notification { rights, .. } | Cap::Endpoint { rights, .. } => rights.read,
+                        _ => false,
+                    };
+                    if !readable {
+                        return; // a Recv on anything else is a capability fault: the client would stop
+                    }
+                    let r = self.s.syscall(self.client, Syscall::NBRecv, slot, MessageInfo::new(0, 0), &[]);
+                    assert_eq!(r, Resume::Thread(self.client));
+                    0
+                }
+            };
+            let after = kinds(&self.s);
+            assert!(err <= SysError::NotEnoughMemory as u64, "{op:?}: error {err}");
+            // Errors change nothing.
+            if err != 0 {
+                assert_eq!(before, after, "{op:?} failed with {err} but changed the CSpace");
+            }
+            let (two_slot, dest, src) = match *op {
+                Op::Copy { dest, src, .. } | Op::Mint { dest, src, .. } => (Some(false), dest, src),
+                Op::Move { dest, src } | Op::Mutate { dest, src, .. } => (Some(true), dest, src),
+                _ => (None, 0, 0),
+            };
+            if let Some(moves) = two_slot {
+                // seL4's order: a full destination first, then an empty source.
+                if full(dest) {
+                    assert_eq!(err, SysError::DeleteFirst as u64, "{op:?}");
+                } else if !full(src) {
+                    assert_eq!(err, SysError::FailedLookup as u64, "{op:?}");
+                } else if err == 0 {
+                    assert_eq!(after[dest as usize], before[src as usize], "{op:?}: the destination's kind");
+                    if moves {
+                        assert_eq!(after[src as usize], "null_cap", "{op:?}: a move empties the source");
+                    }
+                }
+            }
+            match *op {
+                Op::Delete { slot } => assert_eq!(after[slot as usize], "null_cap", "{op:?}"),
+                Op::Revoke { slot } if err == 0 => {
+                    assert_eq!(
+                        after[slot as usize], before[slot as usize],
+                        "{op:?}: Revoke keeps the capability"
+                    );
+                }
+                Op::Retype { offset, n, .. } if err == 0 => {
+                    for i in offset..offset + n {
+                        assert_ne!(after[i as usize], "null_cap", "{op:?}: slot {i} was filled");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn random_invocations_keep_the_invariants_and_match_the_model(ops in prop::collection::vec(op(), 1..60)) {
+            let mut h = Harness::new();
+            for op in &ops {
+                h.run(op);
+            }
+        }
+    }
+}
