@@ -21,6 +21,7 @@ pub mod ipc;
 pub mod machine;
 pub mod model_only;
 pub mod report;
+pub mod scenario;
 pub mod system;
 pub mod table1;
 pub mod validation;

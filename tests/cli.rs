@@ -166,3 +166,51 @@ fn a_closed_output_pipe_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.success(), "{err}");
 }
+
+/// `l4sim run`: a static system from a scenario file, its report in both formats, the same on
+/// every run; a malformed or inconsistent file is a clear error, never a panic.
+#[test]
+fn run_builds_a_system_from_a_scenario_file_and_reports_it() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let file = format!("{root}/fixtures/scenarios/notifications.toml");
+    let out = l4sim(&["run", &file]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("halted by waiter") && text.contains("PASS 9"), "{text}");
+    let json = |f: &str| {
+        let out = l4sim(&["run", f, "--format", "json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("valid JSON")
+    };
+    let a = json(&file);
+    assert_eq!(a, json(&file), "two runs, one report");
+    for k in ["exit", "cycles", "threads"] {
+        assert!(a.get(k).is_some(), "missing {k}");
+    }
+    let threads = a["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 2);
+    assert!(threads.iter().all(|t| t["cycles"].as_u64().unwrap() > 0));
+    let x86 = json(&format!("{root}/fixtures/scenarios/root-task-x86_64.toml"));
+    assert_eq!(x86["threads"][0]["output"].as_str().unwrap().trim(), "PASS 30");
+
+    let dir = std::env::temp_dir().join(format!("l4sim-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, body, says) in [
+        ("bad-toml", "arch = \"armv7\"\nuarch = ", "scenario"),
+        ("no-such-endpoint", "arch = \"armv7\"\nuarch = \"cortex-a9\"\n[[thread]]\nname = \"t\"\nguest = \"notifications\"\ncaps = [{ slot = 1, endpoint = \"nope\" }]\n", "no endpoint `nope`"),
+        ("two-objects", "arch = \"armv7\"\nuarch = \"cortex-a9\"\n[[endpoint]]\nname = \"e\"\n[[thread]]\nname = \"t\"\nguest = \"notifications\"\ncaps = [{ slot = 1, endpoint = \"e\", untyped = 12 }]\n", "exactly one of"),
+        ("bad-rights", "arch = \"armv7\"\nuarch = \"cortex-a9\"\n[[endpoint]]\nname = \"e\"\n[[thread]]\nname = \"t\"\nguest = \"notifications\"\ncaps = [{ slot = 1, endpoint = \"e\", rights = \"rx\" }]\n", "rights `rx`"),
+        ("missing-elf", "arch = \"armv7\"\nuarch = \"cortex-a9\"\n[[thread]]\nname = \"t\"\nelf = \"nothing-here.elf\"\n", "cannot read"),
+        ("unknown-field", "arch = \"armv7\"\nuarch = \"cortex-a9\"\ncolour = \"blue\"\n", "colour"),
+        ("bad-slot", "arch = \"armv7\"\nuarch = \"cortex-a9\"\n[[endpoint]]\nname = \"e\"\n[[thread]]\nname = \"t\"\nguest = \"notifications\"\ncaps = [{ slot = 9999, endpoint = \"e\" }]\n", "slot"),
+    ] {
+        let f = dir.join(format!("{name}.toml"));
+        std::fs::write(&f, body).unwrap();
+        let out = l4sim(&["run", f.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: accepted");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(err.contains(says), "{name}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
