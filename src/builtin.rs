@@ -99,6 +99,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("untyped-retype"),
     c_guest!("sched-priorities"),
     c_guest!("fault-cap-exception"),
+    c_guest!("tcb-create"),
 ];
 
 /// The TOML of a built-in profile.

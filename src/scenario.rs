@@ -28,6 +28,7 @@
 //!   { slot = 3, untyped = 16 },
 //!   { slot = 4, notification = "n", badge = 1, rights = "w" },
 //!   { slot = 5, tcb = "client" },   # a thread defined above, or "self"
+//!   { slot = 6, vspace = "self" },  # its own address space
 //! ]
 //! ```
 //! Rights are letters: `r` read, `w` write, `g` grant, `G` grant-reply (default: all four).
@@ -131,6 +132,9 @@ pub struct CapDecl {
     /// A new untyped region of 2^n bytes.
     #[serde(default)]
     pub untyped: Option<u8>,
+    /// `"self"`: the thread's own address space (VSpace root).
+    #[serde(default)]
+    pub vspace: Option<String>,
     /// Badge (endpoints and notifications).
     #[serde(default)]
     pub badge: u64,
@@ -328,6 +332,13 @@ impl Scenario {
                 })?;
                 CapSpec::Tcb { tcb }
             }
+        } else if let Some(v) = &c.vspace {
+            if v != "self" {
+                return Err(Error::Invalid(format!(
+                    "{what}: vspace = \"self\" is the only VSpace a scenario names"
+                )));
+            }
+            CapSpec::OwnVSpace
         } else {
             CapSpec::Untyped { size_bits: c.untyped.unwrap_or(0) }
         })

@@ -150,6 +150,9 @@ pub enum CapSpec {
     },
     /// A capability to the thread being built itself.
     OwnTcb,
+    /// A capability to the thread's own address space (its VSpace root), with which it can give
+    /// threads it creates the same address space.
+    OwnVSpace,
     /// A notification capability.
     Notification {
         /// The notification.
@@ -400,6 +403,7 @@ impl System {
                 CapSpec::Notification { ntfn, badge, rights } => Cap::Notification { ntfn, badge, rights },
                 CapSpec::Tcb { tcb } => Cap::Tcb { tcb },
                 CapSpec::OwnTcb => Cap::Tcb { tcb: t },
+                CapSpec::OwnVSpace => Cap::VSpace { vspace: vs },
                 CapSpec::OwnCNode => root,
                 CapSpec::Untyped { size_bits } => Cap::Untyped { ut: k.create_untyped(size_bits)?, free: 0 },
             };

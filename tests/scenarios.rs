@@ -277,6 +277,24 @@ fn capability_faults_and_user_exceptions_reach_the_fault_handler() {
     }
 }
 
+#[test]
+fn a_root_task_creates_and_starts_a_thread() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let ep = sys.endpoint().unwrap();
+        let image = elf(arch, "tcb-create");
+        let root = ThreadSpec::new("root", image)
+            .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::ALL })
+            .cap(2, CapSpec::OwnCNode)
+            .cap(3, CapSpec::Untyped { size_bits: 16 })
+            .cap(4, CapSpec::OwnVSpace)
+            .cap(5, CapSpec::OwnTcb);
+        let r = sys.thread(root).unwrap();
+        let out = run_to_pass(sys, r, &format!("tcb-create on {arch}"));
+        assert!(out.contains("PASS"), "{out}");
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]

@@ -48,6 +48,7 @@ pub const ABI: RegisterAbi = RegisterAbi {
     syscall_insn_bytes: 4,
     flags: CPSR,
     user_flags_mask: 0xf800_0000, // N, Z, C, V, Q
+    initial_flags: USER_CPSR,
     unknown_syscall_msg: &[
         FaultWord::Reg(0),
         FaultWord::Reg(1),

@@ -144,6 +144,7 @@ pub const ABI_X86_64: RegisterAbi = RegisterAbi {
     syscall_insn_bytes: 2,
     flags: 17,
     user_flags_mask: 0xcd5, // CF, PF, AF, ZF, SF, DF, OF
+    initial_flags: 0x202,
     unknown_syscall_msg: &[
         FaultWord::Reg(0),
         FaultWord::Reg(1),
@@ -182,6 +183,7 @@ pub const ABI_IA32: RegisterAbi = RegisterAbi {
     syscall_insn_bytes: 2,
     flags: 9,
     user_flags_mask: 0xcd5, // CF, PF, AF, ZF, SF, DF, OF
+    initial_flags: 0x202,
     unknown_syscall_msg: &[
         FaultWord::Reg(0),
         FaultWord::Reg(1),

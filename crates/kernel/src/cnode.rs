@@ -286,8 +286,8 @@ impl Kernel {
         }
     }
 
-    /// finaliseCap for the last capability to an object. Endpoints, notifications, CNodes and
-    /// untyped regions die with it (their memory may be retyped again).
+    /// finaliseCap for the last capability to an object. Endpoints, notifications, CNodes,
+    /// threads and untyped regions die with it (their memory may be retyped again).
     fn finalise_cap(&mut self, cap: Cap) {
         // Untyped capabilities are always "final" (seL4's sameObjectAs never matches them), but
         // the region lives on while another capability (a copy) names it.
@@ -295,7 +295,11 @@ impl Kernel {
             && self.cnodes.iter().flat_map(|c| &c.slots).filter(|c| same_object(c, &cap)).count() > 1;
         let dies = matches!(
             cap,
-            Cap::Endpoint { .. } | Cap::Notification { .. } | Cap::CNode { .. } | Cap::Untyped { .. }
+            Cap::Endpoint { .. }
+                | Cap::Notification { .. }
+                | Cap::CNode { .. }
+                | Cap::Untyped { .. }
+                | Cap::Tcb { .. }
         );
         if dies && !region_lives_on {
             if let Some(o) = object_of(&cap) {
@@ -315,6 +319,12 @@ impl Kernel {
                     self.ntfns[n.0 as usize].bound_tcb = None;
                 }
                 self.suspend(tcb);
+                // Its own slots go with it: the roots and a reply capability it held (whose
+                // caller then waits for good, as in seL4).
+                let t = &mut self.tcbs[tcb.0 as usize];
+                t.cspace_root = Cap::Null;
+                t.vspace_root = Cap::Null;
+                t.caller = Cap::Null;
             }
             Cap::CNode { cnode, .. } => {
                 // The CNode's contents go with it (seL4 does this through a Zombie, slot by
@@ -426,7 +436,7 @@ impl Kernel {
 
     /// updateCapData: a badge for an unbadged endpoint or notification capability (not when
     /// `preserve`), a guard for a CNode capability; `None` where the change is not allowed.
-    fn update_cap_data(&self, preserve: bool, data: u64, cap: Cap) -> Option<Cap> {
+    pub(crate) fn update_cap_data(&self, preserve: bool, data: u64, cap: Cap) -> Option<Cap> {
         let word_bits = self.abi.word_bytes * 8;
         match cap {
             Cap::Endpoint { ep, badge: 0, rights } if !preserve => {

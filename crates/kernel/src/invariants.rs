@@ -54,7 +54,7 @@ impl Kernel {
     fn object_ranges(&self) -> Vec<(u64, u64, String)> {
         let live = |kind: u8, i: usize| !self.dead.contains(&(kind, i as u64));
         let mut v = Vec::new();
-        for (i, t) in self.tcbs.iter().enumerate() {
+        for (i, t) in self.tcbs.iter().enumerate().filter(|(i, _)| live(5, *i)) {
             v.push((t.paddr.0, self.layout.tcb_bytes, format!("TCB {i} ({})", t.name)));
         }
         let own: Vec<EpId> = self.tcbs.iter().filter_map(|t| t.own_ep).collect();

@@ -598,14 +598,38 @@ impl Kernel {
             return Err(KernelError::Invalid("no such vspace".into()));
         }
         let paddr = self.alloc_phys(self.layout.tcb_bytes, self.layout.tcb_bytes)?;
+        let t = self.new_tcb(
+            paddr,
+            name,
+            cspace_root,
+            Cap::VSpace { vspace },
+            priority,
+            crate::abi::MAX_PRIO as u8,
+        );
+        Ok(t)
+    }
+
+    /// An inactive thread at `paddr` with the given roots, priority and maximum controlled
+    /// priority (a thread-ID kernel also gets its receive queue in the TCB).
+    pub(crate) fn new_tcb(
+        &mut self,
+        paddr: PAddr,
+        name: &str,
+        cspace_root: Cap,
+        vspace_root: Cap,
+        priority: u8,
+        mcp: u8,
+    ) -> TcbId {
+        let mut context = UserContext::default();
+        context.set(self.abi.flags, self.abi.initial_flags);
         self.tcbs.push(Tcb {
             paddr,
             name: name.to_string(),
-            context: UserContext::default(),
+            context,
             state: ThreadState::Inactive,
             priority,
             cspace_root,
-            vspace_root: Cap::VSpace { vspace },
+            vspace_root,
             caller: Cap::Null,
             ipc_buffer: VAddr(0),
             fault_handler: 0,
@@ -614,16 +638,15 @@ impl Kernel {
             restart_pc: 0,
             own_ep: None,
             bound_ntfn: None,
-            mcp: crate::abi::MAX_PRIO as u8,
+            mcp,
         });
         let t = TcbId((self.tcbs.len() - 1) as u32);
         if self.design.ipc_target == IpcTarget::ThreadId {
             // The thread's receive queue lives in its TCB (no separate object).
-            let paddr = paddr.offset(self.layout.tcb_queue);
-            self.endpoints.push(Endpoint { paddr, state: EpState::Idle, queue: Default::default() });
-            self.tcbs[t.0 as usize].own_ep = Some(EpId((self.endpoints.len() - 1) as u32));
+            let q = self.new_endpoint(paddr.offset(self.layout.tcb_queue));
+            self.tcbs[t.0 as usize].own_ep = Some(q);
         }
-        Ok(t)
+        t
     }
 
     /// A thread's ID in a thread-ID kernel (design `ipc_target = "thread_id"`): what its IPC

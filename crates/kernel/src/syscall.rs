@@ -66,6 +66,18 @@ impl Kernel {
         }
         self.schedule();
         self.activate_thread();
+        // A thread without an address space cannot fetch its first instruction: it takes a VM
+        // fault there (as seL4's thread does in the kernel's global address space).
+        while let Some(n) = self.current {
+            if matches!(self.tcbs[n.0 as usize].vspace_root, Cap::VSpace { .. }) {
+                break;
+            }
+            let pc = self.reg(n, self.abi.pc);
+            self.tcbs[n.0 as usize].restart_pc = pc;
+            self.handle_fault(n, Fault::VmFault { addr: pc, instruction: true, fsr: 0 }, mem);
+            self.schedule();
+            self.activate_thread();
+        }
         self.exit(prev)
     }
 

@@ -1,10 +1,10 @@
 //! Thread control: seL4's `decodeTCBInvocation` and what it invokes (`suspend`, `restart`,
 //! `setPriority`, the register transfers, binding notifications), non-MCS.
 //!
-//! Not yet here (they need the capability derivation tree and frame capabilities): Configure,
-//! SetSpace and SetIPCBuffer, which install capabilities into the thread's slots; and
+//! Configure, SetSpace and SetIPCBuffer set the thread's CSpace and VSpace roots and IPC buffer;
+//! the roots are kept in the TCB, outside the derivation tree (see `cnode`). Not yet here:
 //! SetTLSBase and SetFlags (the simulator models neither the TLS registers nor per-thread FPU
-//! flags). Those labels are refused with IllegalOperation and counted in the closing notes.
+//! flags); those labels are refused with IllegalOperation.
 //!
 //! Pricing: the presets count no TCB invocation paths yet; an invocation is charged the
 //! preset's `decode_invocation` step (by the caller, as for every invocation) and the queue
@@ -118,6 +118,9 @@ impl Kernel {
                 }
                 Ok(())
             }
+            Label::TcbConfigure | Label::TcbSetSpace | Label::TcbSetIpcBuffer => {
+                self.tcb_thread_control(target, label, inv)
+            }
             Label::TcbSuspend => {
                 self.suspend(target);
                 Ok(())
@@ -147,6 +150,69 @@ impl Kernel {
             }
             _ => Err(illegal()),
         }
+    }
+
+    /// Configure, SetSpace and SetIPCBuffer (seL4's ThreadControl): a new CSpace root (with an
+    /// optional new guard), VSpace root, fault-handler pointer, IPC buffer.
+    fn tcb_thread_control(
+        &mut self,
+        target: TcbId,
+        label: Label,
+        inv: &Invocation<'_>,
+    ) -> Result<(), InvocationError> {
+        let (n_mrs, n_caps) = match label {
+            Label::TcbConfigure => (4, 3),
+            Label::TcbSetSpace => (3, 2),
+            _ => (1, 1),
+        };
+        if inv.mrs.len() < n_mrs || inv.caps.len() < n_caps {
+            return Err((SysError::TruncatedMessage, vec![]));
+        }
+        // The IPC buffer: a frame capability, aligned to seL4_IPCBufferSizeBits.
+        let buffer = match label {
+            Label::TcbConfigure => Some((inv.mrs[3], inv.caps[2])),
+            Label::TcbSetIpcBuffer => Some((inv.mrs[0], inv.caps[0])),
+            _ => None,
+        };
+        if let Some((addr, cap)) = buffer {
+            if addr != 0 {
+                if !matches!(cap, Cap::Frame { .. }) {
+                    return Err(illegal());
+                }
+                let align = if self.abi.word_bytes == 4 { 512 } else { 1024 };
+                if addr % align != 0 {
+                    return Err((SysError::AlignmentError, vec![]));
+                }
+            }
+        }
+        let space = if label == Label::TcbSetIpcBuffer {
+            None
+        } else {
+            let croot_data = inv.mrs[1];
+            let mut croot = inv.caps[0];
+            if croot_data != 0 {
+                croot = self.update_cap_data(false, croot_data, croot).ok_or_else(illegal)?;
+            }
+            if !matches!(croot, Cap::CNode { .. }) {
+                return Err(illegal());
+            }
+            // (The VSpace data word, MR2, changes nothing on aarch32 or x86-64.)
+            let vroot = inv.caps[1];
+            if !matches!(vroot, Cap::VSpace { .. }) {
+                return Err(illegal());
+            }
+            Some((inv.mrs[0], croot, vroot))
+        };
+        let tcb = &mut self.tcbs[target.0 as usize];
+        if let Some((fault_ep, croot, vroot)) = space {
+            tcb.fault_handler = fault_ep;
+            tcb.cspace_root = croot;
+            tcb.vspace_root = vroot;
+        }
+        if let Some((addr, _)) = buffer {
+            tcb.ipc_buffer = simcore::VAddr(addr);
+        }
+        Ok(())
     }
 
     fn tcb_read_registers(

@@ -35,6 +35,7 @@ const ABI: RegisterAbi = RegisterAbi {
     syscall_insn_bytes: 4,
     flags: 16,
     user_flags_mask: 0xf800_0000, // N, Z, C, V, Q
+    initial_flags: 0x10,
     unknown_syscall_msg: &[
         simcore::FaultWord::Reg(0),
         simcore::FaultWord::FaultIp,

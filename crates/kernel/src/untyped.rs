@@ -4,10 +4,9 @@
 //! derivation tree, so revoking it deletes them, and a Retype that finds no children starts the
 //! region again from its base.
 //!
-//! Object types made so far: Untyped, Endpoint, Notification and CapTable (CNode). TCBs and
-//! the architecture's types (frames, page tables, ASID pools) need the thread-configuration and
-//! virtual-memory invocations that come with them; until then Retype to them is refused with
-//! IllegalOperation. The simulator also bounds a CNode at 2^20 slots (host memory): a larger
+//! Object types made so far: Untyped, TCB, Endpoint, Notification and CapTable (CNode). The
+//! architecture's types (frames, page tables, ASID pools) need the virtual-memory invocations
+//! that come with them; until then Retype to them is refused with IllegalOperation. The simulator also bounds a CNode at 2^20 slots (host memory): a larger
 //! one is NotEnoughMemory.
 //!
 //! Pricing: the presets count no Retype path yet; it is charged the `decode_invocation` step,
@@ -185,8 +184,13 @@ impl Kernel {
         }
         // Types this kernel cannot make yet (TCBs, the architecture's), and CNodes beyond the
         // simulator's bound.
-        let supported =
-            [ObjectType::Untyped, ObjectType::Endpoint, ObjectType::Notification, ObjectType::CapTable];
+        let supported = [
+            ObjectType::Untyped,
+            ObjectType::Tcb,
+            ObjectType::Endpoint,
+            ObjectType::Notification,
+            ObjectType::CapTable,
+        ];
         if ty >= N_GENERIC_OBJECT_TYPES || !supported.iter().any(|t| generic(*t)) {
             return Err((SysError::IllegalOperation, vec![]));
         }
@@ -216,6 +220,10 @@ impl Kernel {
             t if t == ObjectType::Notification as u64 => {
                 let rights = Rights { read: true, write: true, grant: false, grant_reply: false };
                 Cap::Notification { ntfn: self.new_notification(paddr), badge: 0, rights }
+            }
+            t if t == ObjectType::Tcb as u64 => {
+                // Inactive, priority and MCP 0, no CSpace or VSpace until Configure/SetSpace.
+                Cap::Tcb { tcb: self.new_tcb(paddr, "retyped", Cap::Null, Cap::Null, 0, 0) }
             }
             t if t == ObjectType::CapTable as u64 => {
                 Cap::CNode { cnode: self.new_cnode(paddr, user_size as u8), guard: 0, guard_bits: 0 }

@@ -62,6 +62,8 @@ pub struct RegisterAbi {
     /// The bits of the flags register user code may set (a fault handler's reply can change only
     /// these: the condition flags, never the mode or privilege bits).
     pub user_flags_mask: u64,
+    /// The flags register of a new thread (seL4's `Arch_initContext`: user mode, interrupts on).
+    pub initial_flags: u64,
     /// Layout of the `seL4_Fault_UnknownSyscall` message (e.g. aarch32: R0–R7, FaultIP, SP, LR,
     /// CPSR, Syscall).
     pub unknown_syscall_msg: &'static [FaultWord],
