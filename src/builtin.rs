@@ -100,6 +100,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("sched-priorities"),
     c_guest!("fault-cap-exception"),
     c_guest!("tcb-create"),
+    c_guest!("root-task"),
 ];
 
 /// The TOML of a built-in profile.

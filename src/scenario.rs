@@ -21,6 +21,7 @@
 //! entry = "server_entry"    # optional: start at this symbol
 //! priority = 100            # optional
 //! fault_handler = 0         # optional: capability pointer of its fault endpoint
+//! root_task = false         # optional: start it as seL4's root task (last thread, no caps)
 //! bind_notification = "n"   # optional
 //! caps = [
 //!   { slot = 1, endpoint = "ep", rights = "r" },
@@ -106,6 +107,10 @@ pub struct ThreadDecl {
     /// A notification to bind to it.
     #[serde(default)]
     pub bind_notification: Option<String>,
+    /// Start it as seL4's root task (initial capabilities, boot information, all remaining
+    /// memory as untypeds); it must be the last thread, and takes no `caps`.
+    #[serde(default)]
+    pub root_task: bool,
     /// Its capabilities.
     #[serde(default)]
     pub caps: Vec<CapDecl>,
@@ -227,6 +232,9 @@ impl Scenario {
                 }
             };
             let mut spec = ThreadSpec::new(&t.name, &image);
+            if t.root_task {
+                spec = spec.root_task();
+            }
             if let Some(e) = &t.entry {
                 spec = spec.entry(e);
             }

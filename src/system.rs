@@ -183,6 +183,8 @@ pub struct ThreadSpec<'a> {
     pub entry: Option<String>,
     /// A notification bound to the thread (seL4_TCB_BindNotification).
     pub bound_notification: Option<NtfnId>,
+    /// Start it as seL4 starts its root task (see [`ThreadSpec::root_task`]).
+    pub root_task: bool,
 }
 
 impl<'a> ThreadSpec<'a> {
@@ -197,6 +199,7 @@ impl<'a> ThreadSpec<'a> {
             fault_handler: 0,
             entry: None,
             bound_notification: None,
+            root_task: false,
         }
     }
 
@@ -222,6 +225,20 @@ impl<'a> ThreadSpec<'a> {
     /// Binds a notification to the thread: a Signal then also wakes it from an endpoint Recv.
     pub fn bind_notification(mut self, ntfn: NtfnId) -> Self {
         self.bound_notification = Some(ntfn);
+        self
+    }
+
+    /// Starts the thread as seL4 starts its root task: priority and MCP 255, a root CNode of
+    /// 2^12 slots (guard of the rest of the word) holding the initial capabilities in seL4's slots
+    /// (1 its TCB, 2 the CNode, 3 its VSpace, 9 the boot-information frame, 10 its IPC buffer
+    /// frame; the IRQ, ASID, I/O and domain capabilities are not modelled yet and stay empty),
+    /// a frame capability per page of its image from slot 16, then an untyped capability per
+    /// block of all remaining RAM; `seL4_BootInfo` in a frame mapped after its image, whose
+    /// address it finds in its first argument register (r0 / rdi). It must be the last thing
+    /// built: it owns all memory left. Capabilities given with [`ThreadSpec::cap`] are refused.
+    pub fn root_task(mut self) -> Self {
+        self.root_task = true;
+        self.priority = 255;
         self
     }
 
@@ -256,9 +273,17 @@ pub struct System {
     facts: ArchFacts,
     machine: Machine,
     threads: Vec<LoadedThread>,
+    /// The root task took all remaining memory.
+    sealed: bool,
 }
 
 const CNODE_RADIX: u8 = 8;
+/// CONFIG_ROOT_CNODE_SIZE_BITS (seL4's default).
+const ROOT_CNODE_RADIX: u8 = 12;
+/// seL4_NumInitialCaps: the first slot after the fixed initial capabilities.
+const NUM_INITIAL_CAPS: usize = 16;
+/// CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS.
+const MAX_BOOTINFO_UNTYPEDS: usize = 230;
 
 impl System {
     /// An empty system.
@@ -302,7 +327,7 @@ impl System {
         }
         let kernel = Kernel::new(kcfg, cost)?;
         let machine = Machine::new(kernel, &config.profile.unicorn_cpu, arch, facts.entry, paging)?;
-        Ok(System { config, machine, threads: vec![], facts })
+        Ok(System { config, machine, threads: vec![], facts, sealed: false })
     }
 
     /// The configuration.
@@ -333,11 +358,20 @@ impl System {
 
     /// Creates an endpoint.
     pub fn endpoint(&mut self) -> Result<EpId, Error> {
+        self.check_not_sealed()?;
         Ok(self.machine.parts().0.create_endpoint()?)
+    }
+
+    fn check_not_sealed(&self) -> Result<(), Error> {
+        if self.sealed {
+            return Err(Error::Invalid("the root task owns all remaining memory: build it last".into()));
+        }
+        Ok(())
     }
 
     /// Creates a notification.
     pub fn notification(&mut self) -> Result<NtfnId, Error> {
+        self.check_not_sealed()?;
         Ok(self.machine.parts().0.create_notification()?)
     }
 
@@ -345,6 +379,13 @@ impl System {
     /// (text executable, data not), sets its IPC buffer (symbol `ipc_buffer`), stack (`stack_top`),
     /// CSpace and priority, and makes it runnable.
     pub fn thread(&mut self, spec: ThreadSpec<'_>) -> Result<TcbId, Error> {
+        self.check_not_sealed()?;
+        if spec.root_task && !spec.caps.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{}: a root task gets seL4's initial capabilities, not chosen ones",
+                spec.name
+            )));
+        }
         let facts = &self.facts;
         let limits = ElfLimits { user_range: (0x1000, facts.geometry.user_top), ..ElfLimits::default() };
         let mut image =
@@ -371,6 +412,7 @@ impl System {
         }
         let (k, ram) = self.machine.parts();
         let vs = k.create_vspace()?;
+        let mut image_frames = Vec::new();
         for seg in &image.segments {
             let rights = VmRights { read: seg.read, write: seg.write, exec: seg.exec };
             let first = seg.vaddr & !0xfff;
@@ -379,6 +421,7 @@ impl System {
             while page < end {
                 let f = k.create_frame()?;
                 k.map_frame(vs, page, f, rights)?;
+                image_frames.push((page, f, seg.write));
                 let pa = k.frame_paddr(f).ok_or_else(|| Error::Invalid("frame vanished".into()))?;
                 // Copy the file-backed bytes that fall into this page (the rest stays zero: bss).
                 let file_end = seg.vaddr + seg.data.len() as u64;
@@ -393,9 +436,10 @@ impl System {
                 page += 4096;
             }
         }
-        let cnode = k.create_cnode(CNODE_RADIX)?;
+        let radix = if spec.root_task { ROOT_CNODE_RADIX } else { CNODE_RADIX };
+        let cnode = k.create_cnode(radix)?;
         let word_bits = (facts.abi.word_bytes * 8) as u8;
-        let root = Cap::CNode { cnode, guard: 0, guard_bits: word_bits - CNODE_RADIX };
+        let root = Cap::CNode { cnode, guard: 0, guard_bits: word_bits - radix };
         let t = k.create_tcb(&spec.name, root, vs, spec.priority)?;
         for (slot, cap) in &spec.caps {
             let c = match *cap {
@@ -419,7 +463,16 @@ impl System {
         if let Some(n) = spec.bound_notification {
             k.bind_notification(t, n)?;
         }
+        let bootinfo = if spec.root_task {
+            let ipc = image.symbol("ipc_buffer").map(|s| s.value);
+            Some(boot_root_task(k, ram, t, cnode, root, vs, &image_frames, ipc, facts.abi.word_bytes)?)
+        } else {
+            None
+        };
         let ctx = k.context_mut(t).ok_or_else(|| Error::Invalid("thread vanished".into()))?;
+        if let Some(bi) = bootinfo {
+            ctx.set(facts.abi.cap_or_badge, bi);
+        }
         let pc = match &spec.entry {
             None => image.entry,
             Some(sym) => {
@@ -436,6 +489,7 @@ impl System {
         }
         k.resume(t)?;
         self.threads.push(LoadedThread { tcb: t, vspace: vs, image });
+        self.sealed |= spec.root_task;
         Ok(t)
     }
 
@@ -492,4 +546,85 @@ impl System {
     pub fn record_counter_reads(&mut self, on: bool) {
         self.machine.record_counter_reads(on);
     }
+}
+
+/// What seL4's boot does for its root task, after the image is loaded: the initial capabilities
+/// in their slots, the image's frames, all remaining memory as untypeds, and `seL4_BootInfo` in a
+/// frame mapped after the image (the page after a one-page gap). Returns the boot-information
+/// address.
+#[allow(clippy::too_many_arguments)]
+fn boot_root_task(
+    k: &mut kernel::Kernel,
+    ram: &mut isa_common::ram::Ram,
+    t: TcbId,
+    cnode: kernel::types::CNodeId,
+    root: Cap,
+    vs: VSpaceId,
+    image_frames: &[(u64, kernel::types::FrameId, bool)],
+    ipc_buffer: Option<u64>,
+    word_bytes: u32,
+) -> Result<u64, Error> {
+    let image_end = image_frames.iter().map(|(va, _, _)| va + 4096).max().unwrap_or(0x10000);
+    let bi_va = image_end + 4096;
+    let bi_frame = k.create_frame()?;
+    k.map_frame(vs, bi_va, bi_frame, VmRights { read: true, write: false, exec: false })?;
+    // The fixed initial capabilities (seL4_RootCNodeCapSlots); those of objects l4sim does not
+    // have yet (IRQ control, ASID control and pool, I/O ports and space, domain) stay empty.
+    k.set_cap(cnode, 1, Cap::Tcb { tcb: t })?;
+    k.set_cap(cnode, 2, root)?;
+    k.set_cap(cnode, 3, Cap::VSpace { vspace: vs })?;
+    k.set_cap(cnode, 9, Cap::Frame { frame: bi_frame, writable: false })?;
+    let ipc_frame = ipc_buffer.and_then(|va| image_frames.iter().find(|(p, _, _)| *p == va));
+    if let Some((_, f, _)) = ipc_frame {
+        k.set_cap(cnode, 10, Cap::Frame { frame: *f, writable: true })?;
+    }
+    let mut slot = NUM_INITIAL_CAPS;
+    let frames_start = slot;
+    for (_, f, w) in image_frames {
+        k.set_cap(cnode, slot, Cap::Frame { frame: *f, writable: *w })?;
+        slot += 1;
+    }
+    let frames_end = slot;
+    let untypeds = k.claim_remaining_memory(MAX_BOOTINFO_UNTYPEDS.min((1 << ROOT_CNODE_RADIX) - slot));
+    let untyped_start = slot;
+    let mut list = Vec::new();
+    for ut in untypeds {
+        let (paddr, bits) = k.untyped_region(ut).ok_or_else(|| Error::Invalid("untyped vanished".into()))?;
+        // Boot's untypeds are "full": the first Retype (which finds no children) starts them anew.
+        k.set_cap(cnode, slot, Cap::Untyped { ut, free: 1 << bits })?;
+        list.push((paddr, bits));
+        slot += 1;
+    }
+    // seL4_BootInfo, word by word (libsel4 bootinfo_types.h).
+    let w = u64::from(word_bytes);
+    let region = |a: usize, b: usize| [a as u64, b as u64];
+    let mut words: Vec<u64> = vec![0, 0, 1, 0, ipc_buffer.unwrap_or(0)];
+    for r in [
+        region(slot, 1 << ROOT_CNODE_RADIX), // empty
+        region(0, 0),                        // sharedFrames
+        region(frames_start, frames_end),    // userImageFrames
+        region(frames_end, frames_end),      // userImagePaging (no page-table capabilities yet)
+        region(0, 0),                        // ioSpaceCaps
+        region(0, 0),                        // extraBIPages
+    ] {
+        words.extend(r);
+    }
+    words.extend([u64::from(ROOT_CNODE_RADIX), 0]);
+    words.extend(region(untyped_start, slot));
+    let bi_pa = k.frame_paddr(bi_frame).ok_or_else(|| Error::Invalid("frame vanished".into()))?;
+    let mut bytes = Vec::new();
+    for x in words {
+        bytes.extend_from_slice(&x.to_le_bytes()[..w as usize]);
+    }
+    for (paddr, bits) in list {
+        // seL4_UntypedDesc: paddr, sizeBits, isDevice, padding to two words.
+        bytes.extend_from_slice(&paddr.0.to_le_bytes()[..w as usize]);
+        let mut rest = vec![0u8; w as usize];
+        rest[0] = bits;
+        bytes.extend_from_slice(&rest);
+    }
+    if !ram.write(bi_pa, &bytes) {
+        return Err(Error::Invalid("the boot information does not fit in RAM".into()));
+    }
+    Ok(bi_va)
 }

@@ -192,6 +192,8 @@ fn run_builds_a_system_from_a_scenario_file_and_reports_it() {
     assert!(threads.iter().all(|t| t["cycles"].as_u64().unwrap() > 0));
     let x86 = json(&format!("{root}/fixtures/scenarios/root-task-x86_64.toml"));
     assert_eq!(x86["threads"][0]["output"].as_str().unwrap().trim(), "PASS 30");
+    let boot = json(&format!("{root}/fixtures/scenarios/root-task.toml"));
+    assert!(boot["threads"][0]["output"].as_str().unwrap().starts_with("PASS"), "{boot}");
 
     let dir = std::env::temp_dir().join(format!("l4sim-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

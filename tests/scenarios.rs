@@ -295,6 +295,17 @@ fn a_root_task_creates_and_starts_a_thread() {
     }
 }
 
+#[test]
+fn a_root_task_boots_from_its_boot_information() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let r = sys.thread(ThreadSpec::new("root", elf(arch, "root-task")).root_task()).unwrap();
+        // It owns all remaining memory: nothing more can be built.
+        assert!(sys.endpoint().is_err());
+        run_to_pass(sys, r, &format!("root-task on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]

@@ -60,6 +60,31 @@ impl Kernel {
         Ok(UntypedId((self.untypeds.len() - 1) as u32))
     }
 
+    /// Boot's create_untypeds: all RAM not yet allocated becomes untyped regions, cut greedily
+    /// from the start into the largest naturally aligned power-of-two blocks (2^4 to
+    /// seL4_MaxUntypedBits; smaller fragments are dropped), at most `max` of them. Afterwards
+    /// nothing is left to allocate outside them.
+    pub fn claim_remaining_memory(&mut self, max: usize) -> Vec<UntypedId> {
+        let end = self.ram_base.0 + self.ram_size;
+        let mut at = self.next_free.next_multiple_of(1 << MIN_UNTYPED_BITS);
+        let mut out = Vec::new();
+        while out.len() < max && end.saturating_sub(at) >= 1 << MIN_UNTYPED_BITS {
+            let align_bits = u64::from(at.trailing_zeros()).min(63);
+            let fit_bits = 63 - u64::from((end - at).leading_zeros());
+            let bits = align_bits.min(fit_bits).min(self.max_untyped_bits());
+            self.untypeds.push(Untyped { paddr: PAddr(at), size_bits: bits as u8, device: false });
+            out.push(UntypedId((self.untypeds.len() - 1) as u32));
+            at += 1 << bits;
+        }
+        self.next_free = end;
+        out
+    }
+
+    /// An untyped region's base and size in bits.
+    pub fn untyped_region(&self, ut: UntypedId) -> Option<(PAddr, u8)> {
+        self.untypeds.get(ut.0 as usize).map(|u| (u.paddr, u.size_bits))
+    }
+
     /// The physical range of the object a capability names, if it names one.
     pub(crate) fn cap_range(&self, cap: &Cap) -> Option<(u64, u64)> {
         Some(match *cap {
