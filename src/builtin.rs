@@ -101,6 +101,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("fault-cap-exception"),
     c_guest!("tcb-create"),
     c_guest!("root-task"),
+    c_guest!("endpoint-delete"),
 ];
 
 /// The TOML of a built-in profile.

@@ -306,6 +306,15 @@ fn a_root_task_boots_from_its_boot_information() {
     }
 }
 
+#[test]
+fn deleting_an_endpoint_and_cancelling_badged_sends_restart_the_waiters() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let r = sys.thread(ThreadSpec::new("root", elf(arch, "endpoint-delete")).root_task()).unwrap();
+        run_to_pass(sys, r, &format!("endpoint-delete on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
