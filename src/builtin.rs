@@ -102,6 +102,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("tcb-create"),
     c_guest!("root-task"),
     c_guest!("endpoint-delete"),
+    c_guest!("ipc-reply-rules"),
 ];
 
 /// The TOML of a built-in profile.

@@ -315,6 +315,31 @@ fn deleting_an_endpoint_and_cancelling_badged_sends_restart_the_waiters() {
     }
 }
 
+#[test]
+fn reply_capabilities_need_grant_die_with_the_next_receive_and_can_be_saved() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let ep = sys.endpoint().unwrap();
+        let image = elf(arch, "ipc-reply-rules");
+        let server = ThreadSpec::new("server", image)
+            .cap(1, CapSpec::Endpoint { ep, badge: 0, rights: Rights::READ })
+            .cap(2, CapSpec::OwnCNode);
+        let s = sys.thread(server).unwrap();
+        let grant_reply = Rights { read: true, write: true, grant: false, grant_reply: true };
+        let no_grant = Rights { read: true, write: true, grant: false, grant_reply: false };
+        for (name, badge, rights) in
+            [("nogrant", 1, no_grant), ("grantreply", 2, grant_reply), ("third", 3, grant_reply)]
+        {
+            let spec = ThreadSpec::new(name, image)
+                .entry(&format!("{name}_entry"))
+                .priority(110)
+                .cap(1, CapSpec::Endpoint { ep, badge, rights });
+            sys.thread(spec).unwrap();
+        }
+        run_to_pass(sys, s, &format!("ipc-reply-rules on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
