@@ -103,6 +103,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("root-task"),
     c_guest!("endpoint-delete"),
     c_guest!("ipc-reply-rules"),
+    c_guest!("revoke-tree"),
 ];
 
 /// The TOML of a built-in profile.

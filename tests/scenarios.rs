@@ -340,6 +340,15 @@ fn reply_capabilities_need_grant_die_with_the_next_receive_and_can_be_saved() {
     }
 }
 
+#[test]
+fn revoke_takes_exactly_the_descendants_at_any_depth() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let r = sys.thread(ThreadSpec::new("root", elf(arch, "revoke-tree")).root_task()).unwrap();
+        run_to_pass(sys, r, &format!("revoke-tree on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
