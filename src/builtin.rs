@@ -104,6 +104,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("endpoint-delete"),
     c_guest!("ipc-reply-rules"),
     c_guest!("revoke-tree"),
+    c_guest!("ipc-no-buffer"),
 ];
 
 /// The TOML of a built-in profile.

@@ -349,6 +349,15 @@ fn revoke_takes_exactly_the_descendants_at_any_depth() {
     }
 }
 
+#[test]
+fn without_an_ipc_buffer_messages_are_cut_to_the_register_words() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let r = sys.thread(ThreadSpec::new("root", elf(arch, "ipc-no-buffer")).root_task()).unwrap();
+        run_to_pass(sys, r, &format!("ipc-no-buffer on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
