@@ -105,6 +105,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("ipc-reply-rules"),
     c_guest!("revoke-tree"),
     c_guest!("ipc-no-buffer"),
+    c_guest!("sched-round-robin"),
 ];
 
 /// The TOML of a built-in profile.

@@ -358,6 +358,15 @@ fn without_an_ipc_buffer_messages_are_cut_to_the_register_words() {
     }
 }
 
+#[test]
+fn yield_goes_round_among_equals_and_suspend_resume_change_the_rotation() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let r = sys.thread(ThreadSpec::new("root", elf(arch, "sched-round-robin")).root_task()).unwrap();
+        run_to_pass(sys, r, &format!("sched-round-robin on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
