@@ -106,6 +106,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("revoke-tree"),
     c_guest!("ipc-no-buffer"),
     c_guest!("sched-round-robin"),
+    c_guest!("cspace-two-level"),
 ];
 
 /// The TOML of a built-in profile.

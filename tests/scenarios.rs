@@ -367,6 +367,15 @@ fn yield_goes_round_among_equals_and_suspend_resume_change_the_rotation() {
     }
 }
 
+#[test]
+fn a_two_level_cspace_resolves_and_reports_missing_levels() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let r = sys.thread(ThreadSpec::new("root", elf(arch, "cspace-two-level")).root_task()).unwrap();
+        run_to_pass(sys, r, &format!("cspace-two-level on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
