@@ -170,7 +170,7 @@ pub struct ScenarioReport {
     pub exit: String,
     /// Simulated cycles in total.
     pub cycles: u64,
-    /// Per thread, in file order.
+    /// Per thread: the file's, and those the programs made (named `(made) #n`), in creation order.
     pub threads: Vec<ThreadReport>,
 }
 
@@ -266,7 +266,18 @@ impl Scenario {
             RunExit::CycleLimit => "cycle limit".into(),
             RunExit::KernelStopped => "stopped by the kernel".into(),
         };
-        let reports = threads
+        // The scenario's threads by name, then those its programs made (by Retype).
+        let all: Vec<(String, TcbId)> = k
+            .threads()
+            .map(|(id, _)| {
+                let name = threads
+                    .iter()
+                    .find(|(_, t)| *t == id)
+                    .map_or_else(|| format!("(made) #{}", id.0), |(n, _)| n.clone());
+                (name, id)
+            })
+            .collect();
+        let reports = all
             .iter()
             .map(|(name, id)| {
                 let mut output = Vec::new();
