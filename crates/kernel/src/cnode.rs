@@ -56,8 +56,12 @@ fn badge_of(c: &Cap) -> Option<u64> {
     }
 }
 
-/// isCapRevocable: a copy that applies a badge is the parent of its own copies.
+/// isCapRevocable: a copy that applies a badge is the parent of its own copies, and a copy of
+/// an untyped capability is the parent of what is retyped from it.
 fn is_cap_revocable(new: &Cap, src: &Cap) -> bool {
+    if matches!(new, Cap::Untyped { .. }) {
+        return true;
+    }
     match (badge_of(new), badge_of(src)) {
         (Some(a), Some(b)) => a != b,
         _ => false,

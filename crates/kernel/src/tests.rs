@@ -828,7 +828,14 @@ mod random_invocations {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        // A fixed seed, so that every run of the suite tests the same cases (deterministic CI),
+        // after the cases that once failed (proptest-regressions/tests.txt: the bugs this test
+        // found). PROPTEST_CASES=5000 explores further by hand.
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x5e14_0516),
+            ..ProptestConfig::default()
+        })]
         #[test]
         fn random_invocations_keep_the_invariants_and_match_the_model(ops in prop::collection::vec(op(), 1..60)) {
             let mut h = Harness::new();
