@@ -107,6 +107,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("ipc-no-buffer"),
     c_guest!("sched-round-robin"),
     c_guest!("cspace-two-level"),
+    c_guest!("notification-lifecycle"),
 ];
 
 /// The TOML of a built-in profile.

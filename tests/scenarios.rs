@@ -376,6 +376,15 @@ fn a_two_level_cspace_resolves_and_reports_missing_levels() {
     }
 }
 
+#[test]
+fn bound_notifications_wait_for_replies_and_deleted_ones_restart_their_waiters() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let r = sys.thread(ThreadSpec::new("root", elf(arch, "notification-lifecycle")).root_task()).unwrap();
+        run_to_pass(sys, r, &format!("notification-lifecycle on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
