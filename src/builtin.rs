@@ -108,6 +108,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("sched-round-robin"),
     c_guest!("cspace-two-level"),
     c_guest!("notification-lifecycle"),
+    c_guest!("untyped-split"),
 ];
 
 /// The TOML of a built-in profile.

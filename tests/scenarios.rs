@@ -385,6 +385,15 @@ fn bound_notifications_wait_for_replies_and_deleted_ones_restart_their_waiters()
     }
 }
 
+#[test]
+fn child_untypeds_hold_the_parents_watermark_until_revoked() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let r = sys.thread(ThreadSpec::new("root", elf(arch, "untyped-split")).root_task()).unwrap();
+        run_to_pass(sys, r, &format!("untyped-split on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
