@@ -109,6 +109,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("cspace-two-level"),
     c_guest!("notification-lifecycle"),
     c_guest!("untyped-split"),
+    c_guest!("ipc-badges"),
 ];
 
 /// The TOML of a built-in profile.

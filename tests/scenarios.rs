@@ -394,6 +394,15 @@ fn child_untypeds_hold_the_parents_watermark_until_revoked() {
     }
 }
 
+#[test]
+fn badges_tell_clients_apart_and_revoking_the_original_cuts_them_off() {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let r = sys.thread(ThreadSpec::new("root", elf(arch, "ipc-badges")).root_task()).unwrap();
+        run_to_pass(sys, r, &format!("ipc-badges on {arch}"));
+    }
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
