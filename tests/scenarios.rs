@@ -70,6 +70,15 @@ fn run_to_pass(mut sys: System, main: TcbId, what: &str) -> String {
     out
 }
 
+/// Runs a scenario program started as seL4's root task, on both machines.
+fn run_root_task(name: &str) {
+    for (arch, uarch) in MACHINES {
+        let mut sys = system(arch, uarch);
+        let r = sys.thread(ThreadSpec::new("root", elf(arch, name)).root_task()).unwrap();
+        run_to_pass(sys, r, &format!("{name} on {arch}"));
+    }
+}
+
 /// A client (the program's main) and a server (`server_entry`) on one endpoint: the client's
 /// capability badged 0x61 with all rights, the server's read-only.
 fn client_server(arch: &str, uarch: &str, name: &str) -> (System, TcbId, EpId) {
@@ -308,11 +317,7 @@ fn a_root_task_boots_from_its_boot_information() {
 
 #[test]
 fn deleting_an_endpoint_and_cancelling_badged_sends_restart_the_waiters() {
-    for (arch, uarch) in MACHINES {
-        let mut sys = system(arch, uarch);
-        let r = sys.thread(ThreadSpec::new("root", elf(arch, "endpoint-delete")).root_task()).unwrap();
-        run_to_pass(sys, r, &format!("endpoint-delete on {arch}"));
-    }
+    run_root_task("endpoint-delete");
 }
 
 #[test]
@@ -342,65 +347,37 @@ fn reply_capabilities_need_grant_die_with_the_next_receive_and_can_be_saved() {
 
 #[test]
 fn revoke_takes_exactly_the_descendants_at_any_depth() {
-    for (arch, uarch) in MACHINES {
-        let mut sys = system(arch, uarch);
-        let r = sys.thread(ThreadSpec::new("root", elf(arch, "revoke-tree")).root_task()).unwrap();
-        run_to_pass(sys, r, &format!("revoke-tree on {arch}"));
-    }
+    run_root_task("revoke-tree");
 }
 
 #[test]
 fn without_an_ipc_buffer_messages_are_cut_to_the_register_words() {
-    for (arch, uarch) in MACHINES {
-        let mut sys = system(arch, uarch);
-        let r = sys.thread(ThreadSpec::new("root", elf(arch, "ipc-no-buffer")).root_task()).unwrap();
-        run_to_pass(sys, r, &format!("ipc-no-buffer on {arch}"));
-    }
+    run_root_task("ipc-no-buffer");
 }
 
 #[test]
 fn yield_goes_round_among_equals_and_suspend_resume_change_the_rotation() {
-    for (arch, uarch) in MACHINES {
-        let mut sys = system(arch, uarch);
-        let r = sys.thread(ThreadSpec::new("root", elf(arch, "sched-round-robin")).root_task()).unwrap();
-        run_to_pass(sys, r, &format!("sched-round-robin on {arch}"));
-    }
+    run_root_task("sched-round-robin");
 }
 
 #[test]
 fn a_two_level_cspace_resolves_and_reports_missing_levels() {
-    for (arch, uarch) in MACHINES {
-        let mut sys = system(arch, uarch);
-        let r = sys.thread(ThreadSpec::new("root", elf(arch, "cspace-two-level")).root_task()).unwrap();
-        run_to_pass(sys, r, &format!("cspace-two-level on {arch}"));
-    }
+    run_root_task("cspace-two-level");
 }
 
 #[test]
 fn bound_notifications_wait_for_replies_and_deleted_ones_restart_their_waiters() {
-    for (arch, uarch) in MACHINES {
-        let mut sys = system(arch, uarch);
-        let r = sys.thread(ThreadSpec::new("root", elf(arch, "notification-lifecycle")).root_task()).unwrap();
-        run_to_pass(sys, r, &format!("notification-lifecycle on {arch}"));
-    }
+    run_root_task("notification-lifecycle");
 }
 
 #[test]
 fn child_untypeds_hold_the_parents_watermark_until_revoked() {
-    for (arch, uarch) in MACHINES {
-        let mut sys = system(arch, uarch);
-        let r = sys.thread(ThreadSpec::new("root", elf(arch, "untyped-split")).root_task()).unwrap();
-        run_to_pass(sys, r, &format!("untyped-split on {arch}"));
-    }
+    run_root_task("untyped-split");
 }
 
 #[test]
 fn badges_tell_clients_apart_and_revoking_the_original_cuts_them_off() {
-    for (arch, uarch) in MACHINES {
-        let mut sys = system(arch, uarch);
-        let r = sys.thread(ThreadSpec::new("root", elf(arch, "ipc-badges")).root_task()).unwrap();
-        run_to_pass(sys, r, &format!("ipc-badges on {arch}"));
-    }
+    run_root_task("ipc-badges");
 }
 
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
