@@ -110,6 +110,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("notification-lifecycle"),
     c_guest!("untyped-split"),
     c_guest!("ipc-badges"),
+    c_guest!("retype-targets"),
 ];
 
 /// The TOML of a built-in profile.

@@ -380,6 +380,11 @@ fn badges_tell_clients_apart_and_revoking_the_original_cuts_them_off() {
     run_root_task("ipc-badges");
 }
 
+#[test]
+fn retype_puts_objects_into_the_cnode_its_node_address_names() {
+    run_root_task("retype-targets");
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
