@@ -111,6 +111,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("untyped-split"),
     c_guest!("ipc-badges"),
     c_guest!("retype-targets"),
+    c_guest!("tcb-errors"),
 ];
 
 /// The TOML of a built-in profile.

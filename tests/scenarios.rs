@@ -385,6 +385,11 @@ fn retype_puts_objects_into_the_cnode_its_node_address_names() {
     run_root_task("retype-targets");
 }
 
+#[test]
+fn tcb_invocations_check_their_arguments() {
+    run_root_task("tcb-errors");
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
