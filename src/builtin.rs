@@ -112,6 +112,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("ipc-badges"),
     c_guest!("retype-targets"),
     c_guest!("tcb-errors"),
+    c_guest!("notification-bound-wait"),
 ];
 
 /// The TOML of a built-in profile.

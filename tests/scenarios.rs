@@ -390,6 +390,11 @@ fn tcb_invocations_check_their_arguments() {
     run_root_task("tcb-errors");
 }
 
+#[test]
+fn only_the_bound_thread_waits_on_its_notification() {
+    run_root_task("notification-bound-wait");
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
