@@ -113,6 +113,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("retype-targets"),
     c_guest!("tcb-errors"),
     c_guest!("notification-bound-wait"),
+    c_guest!("ipc-call-chain"),
 ];
 
 /// The TOML of a built-in profile.

@@ -395,6 +395,11 @@ fn only_the_bound_thread_waits_on_its_notification() {
     run_root_task("notification-bound-wait");
 }
 
+#[test]
+fn nested_calls_keep_each_reply_capability() {
+    run_root_task("ipc-call-chain");
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
