@@ -114,6 +114,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("tcb-errors"),
     c_guest!("notification-bound-wait"),
     c_guest!("ipc-call-chain"),
+    c_guest!("fault-vm-skip"),
 ];
 
 /// The TOML of a built-in profile.

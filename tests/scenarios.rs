@@ -400,6 +400,11 @@ fn nested_calls_keep_each_reply_capability() {
     run_root_task("ipc-call-chain");
 }
 
+#[test]
+fn a_fault_handler_repairs_a_thread_with_write_registers() {
+    run_root_task("fault-vm-skip");
+}
+
 /// The harness itself: a scenario whose expectation fails is reported as failing (the server
 /// here gets the wrong badge, so the client's badge check fails).
 #[test]
