@@ -115,6 +115,8 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("notification-bound-wait"),
     c_guest!("ipc-call-chain"),
     c_guest!("fault-vm-skip"),
+    c_guest!("vm-map-unmap"),
+    c_guest!("vm-errors"),
 ];
 
 /// The TOML of a built-in profile.

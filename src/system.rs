@@ -16,7 +16,7 @@ use crate::builtin;
 pub use crate::machine::RunExit;
 use crate::machine::{arch_facts, ArchFacts, GuestEntry, Machine};
 use crate::Error;
-use kernel::object::{Cap, VmRights};
+use kernel::object::{Cap, FrameMapping, FrameRights, VmRights};
 use kernel::preset::KernelPreset;
 use kernel::types::{EpId, NtfnId, Rights, TcbId, VSpaceId};
 use kernel::{Kernel, KernelConfig};
@@ -230,9 +230,10 @@ impl<'a> ThreadSpec<'a> {
 
     /// Starts the thread as seL4 starts its root task: priority and MCP 255, a root CNode of
     /// 2^12 slots (guard of the rest of the word) holding the initial capabilities in seL4's slots
-    /// (1 its TCB, 2 the CNode, 3 its VSpace, 9 the boot-information frame, 10 its IPC buffer
-    /// frame; the IRQ, ASID, I/O and domain capabilities are not modelled yet and stay empty),
-    /// a frame capability per page of its image from slot 16, then an untyped capability per
+    /// (1 its TCB, 2 the CNode, 3 its VSpace, 5 ASID control, 6 its ASID pool, 9 the
+    /// boot-information frame, 10 its IPC buffer frame; the IRQ, I/O and domain capabilities are
+    /// not modelled yet and stay empty), from slot 16 a capability per page table of its address
+    /// space and then per page of its image, all mapped, then an untyped capability per
     /// block of all remaining RAM; `seL4_BootInfo` in a frame mapped after its image, whose
     /// address it finds in its first argument register (r0 / rdi). It must be the last thing
     /// built: it owns all memory left. Capabilities given with [`ThreadSpec::cap`] are refused.
@@ -569,19 +570,34 @@ fn boot_root_task(
     let bi_frame = k.create_frame()?;
     k.map_frame(vs, bi_va, bi_frame, VmRights { read: true, write: false, exec: false })?;
     // The fixed initial capabilities (seL4_RootCNodeCapSlots); those of objects l4sim does not
-    // have yet (IRQ control, ASID control and pool, I/O ports and space, domain) stay empty.
+    // have yet (IRQ control, I/O ports and space, domain) stay empty.
+    let frame_cap = |frame, vaddr, writable: bool| Cap::Frame {
+        frame,
+        rights: if writable { FrameRights::ReadWrite } else { FrameRights::ReadOnly },
+        mapped: Some(FrameMapping { vspace: vs, vaddr }),
+    };
     k.set_cap(cnode, 1, Cap::Tcb { tcb: t })?;
     k.set_cap(cnode, 2, root)?;
     k.set_cap(cnode, 3, Cap::VSpace { vspace: vs })?;
-    k.set_cap(cnode, 9, Cap::Frame { frame: bi_frame, writable: false })?;
+    k.set_cap(cnode, 5, Cap::AsidControl)?;
+    let pool = k.initial_asid_pool_cap()?;
+    k.set_cap(cnode, 6, pool)?;
+    k.set_cap(cnode, 9, frame_cap(bi_frame, bi_va, false))?;
     let ipc_frame = ipc_buffer.and_then(|va| image_frames.iter().find(|(p, _, _)| *p == va));
-    if let Some((_, f, _)) = ipc_frame {
-        k.set_cap(cnode, 10, Cap::Frame { frame: *f, writable: true })?;
+    if let Some((va, f, _)) = ipc_frame {
+        k.set_cap(cnode, 10, frame_cap(*f, *va, true))?;
     }
     let mut slot = NUM_INITIAL_CAPS;
+    // The paging structures first (userImagePaging), then the image's frames.
+    let paging_start = slot;
+    for cap in k.adopt_page_tables(vs) {
+        k.set_cap(cnode, slot, cap)?;
+        slot += 1;
+    }
+    let paging_end = slot;
     let frames_start = slot;
-    for (_, f, w) in image_frames {
-        k.set_cap(cnode, slot, Cap::Frame { frame: *f, writable: *w })?;
+    for (va, f, w) in image_frames {
+        k.set_cap(cnode, slot, frame_cap(*f, *va, *w))?;
         slot += 1;
     }
     let frames_end = slot;
@@ -603,7 +619,7 @@ fn boot_root_task(
         region(slot, 1 << ROOT_CNODE_RADIX), // empty
         region(0, 0),                        // sharedFrames
         region(frames_start, frames_end),    // userImageFrames
-        region(frames_end, frames_end),      // userImagePaging (no page-table capabilities yet)
+        region(paging_start, paging_end),    // userImagePaging
         region(0, 0),                        // ioSpaceCaps
         region(0, 0),                        // extraBIPages
     ] {

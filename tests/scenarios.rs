@@ -442,3 +442,17 @@ fn every_c_guest_is_built_in_and_exercised() {
         assert!(this.contains(&format!("\"{stem}\"")), "no scenario test runs {stem}");
     }
 }
+
+/// Virtual memory: frames and page tables from untyped memory, Map, remap, Unmap, GetAddress,
+/// shared frames through copied capabilities, a VM fault repaired by mapping, delete unmaps.
+#[test]
+fn frames_are_mapped_shared_unmapped_and_faults_repaired() {
+    run_root_task("vm-map-unmap");
+}
+
+/// Virtual memory: the checks of frame and page-table Map/Unmap, ASID assignment and the VSpace
+/// root's validity, in seL4's order with seL4's errors.
+#[test]
+fn vm_invocations_fail_as_sel4_fails_them() {
+    run_root_task("vm-errors");
+}

@@ -164,6 +164,8 @@ struct State {
     ram: Ram,
     decoder: Decoder,
     blocks: BlockCache,
+    /// The kernel's VM generation the emulator's translations and block prices were made for.
+    vm_seen: u64,
     thread: Option<TcbId>,
     vspace: Option<VSpaceId>,
     asid: u16,
@@ -262,6 +264,7 @@ impl ArmMachine {
             ram,
             decoder,
             blocks: BlockCache::new(12),
+            vm_seen: 0,
             thread: None,
             vspace: None,
             asid: 0,
@@ -620,6 +623,7 @@ fn enter_kernel(uc: &mut Unicorn<'_, State>, event: Event) -> Resume {
 /// Installs what the kernel chose: the next thread's registers and address space.
 /// Returns the run's end if the kernel stopped or idled.
 fn apply(uc: &mut Unicorn<'_, State>, r: Resume) -> Option<RunExit> {
+    sync_vm(uc);
     match r {
         Resume::Halt(t) => {
             uc.get_data_mut().halted = Some(t);
@@ -645,6 +649,23 @@ fn apply(uc: &mut Unicorn<'_, State>, r: Resume) -> Option<RunExit> {
             None
         }
     }
+}
+
+/// After the kernel changed an address space (a mapping, a table, an ASID): forget every
+/// translation the emulator cached and every block priced, since any may be stale.
+fn sync_vm(uc: &mut Unicorn<'_, State>) {
+    let generation = uc.get_data().kernel.vm_generation();
+    if generation == uc.get_data().vm_seen {
+        return;
+    }
+    let _ = uc.ctl_flush_tlb();
+    let _ = uc.ctl_flush_tb();
+    let st = uc.get_data_mut();
+    st.vm_seen = generation;
+    st.blocks.clear();
+    let world = st.tlbs.world;
+    st.tlbs.slots = [None, None];
+    st.tlbs.slots[world] = st.vspace;
 }
 
 /// Writes SCR.NS (the security state user code runs in); true if the CPU model has it and took it.

@@ -89,6 +89,17 @@ impl PhysMem for Ram {
         let base = self.base;
         slice_write_word(self.bytes_mut(), base, pa, bytes, value)
     }
+    fn zero(&mut self, pa: PAddr, len: u64) -> bool {
+        let Some(off) = pa.0.checked_sub(self.base.0) else { return false };
+        let (Ok(off), Ok(len)) = (usize::try_from(off), usize::try_from(len)) else { return false };
+        match off.checked_add(len).and_then(|end| self.bytes_mut().get_mut(off..end)) {
+            Some(b) => {
+                b.fill(0);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Drop for Ram {

@@ -303,6 +303,8 @@ struct State {
     ram: Ram,
     decoder: Decoder,
     blocks: BlockCache,
+    /// The kernel's VM generation the emulator's translations and block prices were made for.
+    vm_seen: u64,
     block: CurrentBlock,
     thread: Option<TcbId>,
     vspace: Option<VSpaceId>,
@@ -370,6 +372,7 @@ impl X86Machine {
             ram,
             decoder,
             blocks: BlockCache::new(12),
+            vm_seen: 0,
             block: CurrentBlock::default(),
             thread: None,
             vspace: None,
@@ -566,6 +569,7 @@ fn set_control_registers(uc: &mut Unicorn<'_, State>) -> Result<(), X86Error> {
 
 /// Writes every address space's page tables in the hardware format, plus the kernel window.
 fn write_page_tables(st: &mut State) {
+    st.vm_seen = st.kernel.vm_generation();
     let geo = st.mode.geometry();
     // Large supervisor pages (PS), present and writable; global (G) if the kernel maps itself so.
     let window_flags: u64 = if st.paging.global_kernel { 0x183 } else { 0x83 };
@@ -582,16 +586,22 @@ fn write_page_tables(st: &mut State) {
         }
     }
     let State { kernel, ram, .. } = st;
-    for vs in kernel.vspaces() {
+    for (id, vs) in kernel.vspaces().enumerate() {
         let (tables, root) = (&vs.tables, vs.paddr.0);
-        for table in tables {
+        // A root that died has no tables (its memory may hold something else now); one without
+        // a valid ASID maps no user memory.
+        let live = kernel.vspace_is_live(VSpaceId(id as u32));
+        for (j, table) in tables.iter().enumerate().take(if live { usize::MAX } else { 1 }) {
             let paddr = table.paddr;
             for (i, e) in table.entries.iter().enumerate() {
-                let v = match *e {
+                let e = if live || j > 0 { *e } else { Pte::Empty };
+                let v = match e {
                     Pte::Empty => 0,
                     Pte::Table(n) => tables[n as usize].paddr.0 | 7,
                     Pte::Page(m) => {
-                        let mut v = m.paddr.0 | 1;
+                        // Below the last level, a large page (PS).
+                        let large = usize::from(table.level) + 1 < geo.levels;
+                        let mut v = m.paddr.0 | 1 | if large { 0x80 } else { 0 };
                         if m.rights.write {
                             v |= 2;
                         }
@@ -610,6 +620,9 @@ fn write_page_tables(st: &mut State) {
                     w32(ram, paddr.0 + 4 * i as u64, v as u32);
                 }
             }
+        }
+        if tables.is_empty() {
+            continue;
         }
         if x64 {
             let idx = geo.index(geo.kernel_base, 0) as u64;
@@ -746,6 +759,7 @@ fn enter_kernel(uc: &mut Unicorn<'_, State>, event: Event, pc: u64) -> Resume {
 
 /// Installs what the kernel chose; returns the run's end if it stopped or idled.
 fn apply_with(uc: &mut Unicorn<'_, State>, r: Resume, pc_adjust: u64) -> Option<RunExit> {
+    sync_vm(uc);
     match r {
         Resume::Halt(t) => {
             uc.get_data_mut().halted = Some(t);
@@ -772,6 +786,20 @@ fn apply_with(uc: &mut Unicorn<'_, State>, r: Resume, pc_adjust: u64) -> Option<
             None
         }
     }
+}
+
+/// After the kernel changed an address space (a mapping, a table, an ASID): write the page
+/// tables out again and forget every translation the emulator cached and every block priced.
+fn sync_vm(uc: &mut Unicorn<'_, State>) {
+    let generation = uc.get_data().kernel.vm_generation();
+    if generation == uc.get_data().vm_seen {
+        return;
+    }
+    let st = uc.get_data_mut();
+    write_page_tables(st);
+    st.blocks.clear();
+    let _ = uc.ctl_flush_tlb();
+    let _ = uc.ctl_flush_tb();
 }
 
 fn apply(uc: &mut Unicorn<'_, State>, r: Resume) -> Option<RunExit> {

@@ -40,6 +40,9 @@ pub(crate) fn object_of(c: &Cap) -> Option<(u8, u64)> {
         Cap::VSpace { vspace } => (6, u64::from(vspace.0)),
         Cap::Frame { frame, .. } => (7, u64::from(frame.0)),
         Cap::Untyped { ut, .. } => (8, u64::from(ut.0)),
+        Cap::PageTable { pt } => (9, u64::from(pt.0)),
+        Cap::AsidPool { pool } => (10, u64::from(pool.0)),
+        Cap::AsidControl => (11, 0),
     })
 }
 
@@ -83,7 +86,9 @@ fn mask_rights(rights: u64, cap: Cap) -> Cap {
             Cap::Notification { ntfn, badge, rights: rights.and(keep) }
         }
         Cap::Reply { tcb, master, can_grant } => Cap::Reply { tcb, master, can_grant: can_grant && r.grant },
-        Cap::Frame { frame, writable } => Cap::Frame { frame, writable: writable && r.write },
+        Cap::Frame { frame, rights, mapped } => {
+            Cap::Frame { frame, rights: rights.mask(r.read, r.write), mapped }
+        }
         other => other,
     }
 }
@@ -237,7 +242,7 @@ impl Kernel {
     /// isFinalCapability: no other capability to the object, in the tree next to it or held by
     /// a thread (its CSpace or VSpace root). Untyped capabilities are always final (their
     /// finalisation does nothing).
-    fn is_final(&self, s: SlotRef) -> bool {
+    pub(crate) fn is_final(&self, s: SlotRef) -> bool {
         let cap = self.slot_cap(s);
         if matches!(cap, Cap::Untyped { .. }) {
             return true;
@@ -270,6 +275,8 @@ impl Kernel {
     /// cteDelete: finalise the capability if it is the last one to its object, then empty the
     /// slot.
     pub(crate) fn cte_delete(&mut self, s: SlotRef) {
+        // A frame capability's own mapping goes with it, final or not.
+        self.unmap_frame_cap(s);
         let cap = self.slot_cap(s);
         if cap == Cap::Null {
             return;
@@ -304,6 +311,10 @@ impl Kernel {
                 | Cap::CNode { .. }
                 | Cap::Untyped { .. }
                 | Cap::Tcb { .. }
+                | Cap::Frame { .. }
+                | Cap::PageTable { .. }
+                | Cap::VSpace { .. }
+                | Cap::AsidPool { .. }
         );
         if dies && !region_lives_on {
             if let Some(o) = object_of(&cap) {
@@ -342,7 +353,13 @@ impl Kernel {
                 }
                 self.finalising.retain(|c| *c != cnode);
             }
-            Cap::Null | Cap::Reply { .. } | Cap::VSpace { .. } | Cap::Frame { .. } | Cap::Untyped { .. } => {}
+            Cap::VSpace { vspace } => {
+                self.finalise_arch_cap(cap);
+                // Its tables' memory may be retyped now: nothing may walk or write them.
+                self.vspaces[vspace.0 as usize].tables.clear();
+            }
+            Cap::PageTable { .. } | Cap::AsidPool { .. } => self.finalise_arch_cap(cap),
+            Cap::Null | Cap::Reply { .. } | Cap::Frame { .. } | Cap::Untyped { .. } | Cap::AsidControl => {}
         }
     }
 
@@ -413,11 +430,7 @@ impl Kernel {
         is_source: bool,
     ) -> Result<SlotRef, InvocationError> {
         let word_bits = u64::from(self.abi.word_bytes) * 8;
-        let failed = |lf: LookupFault| {
-            let mut d = vec![u64::from(is_source), lf.type_number()];
-            d.extend(lf.message_words());
-            (SysError::FailedLookup, d)
-        };
+        let failed = |lf: LookupFault| failed_lookup(is_source, lf);
         if !matches!(root, Cap::CNode { .. }) {
             return Err(failed(LookupFault::InvalidRoot));
         }
@@ -493,10 +506,10 @@ impl Kernel {
                 let src = self.lookup_slot_for_cnode_op(src_root, src_index, src_depth, true)?;
                 let src_cap = self.slot_cap(src);
                 if src_cap == Cap::Null {
-                    let lf = LookupFault::MissingCapability { bits_left: src_depth as u8 };
-                    let mut d = vec![1, lf.type_number()];
-                    d.extend(lf.message_words());
-                    return Err((SysError::FailedLookup, d));
+                    return Err(failed_lookup(
+                        true,
+                        LookupFault::MissingCapability { bits_left: src_depth as u8 },
+                    ));
                 }
                 // deriveCap: an untyped capability with children cannot be copied.
                 let parent_of_next = self.mdb_of(src).next.is_some_and(|n| self.is_mdb_parent_of(src, n));
@@ -507,10 +520,10 @@ impl Kernel {
                     return Err((SysError::RevokeFirst, vec![]));
                 }
                 let new_cap = match label {
-                    Label::CNodeCopy => derive(mask_rights(mr(4)?, src_cap)),
+                    Label::CNodeCopy => self.derive_cap(mask_rights(mr(4)?, src_cap)),
                     Label::CNodeMint => {
                         let masked = mask_rights(mr(4)?, src_cap);
-                        self.update_cap_data(false, mr(5)?, masked).and_then(derive)
+                        self.update_cap_data(false, mr(5)?, masked).and_then(|c| self.derive_cap(c))
                     }
                     Label::CNodeMove => Some(src_cap),
                     _ => self.update_cap_data(true, mr(4)?, src_cap),
@@ -589,10 +602,25 @@ impl Kernel {
     }
 }
 
-/// deriveCap: a reply capability cannot be copied; the rest can, as they are.
-pub(crate) fn derive(cap: Cap) -> Option<Cap> {
-    match cap {
-        Cap::Reply { .. } | Cap::Null => None,
-        other => Some(other),
+/// The FailedLookup error of a lookup fault (`failedLookupWasSource`, the fault's type and its
+/// words).
+pub(crate) fn failed_lookup(is_source: bool, lf: LookupFault) -> InvocationError {
+    let mut d = vec![u64::from(is_source), lf.type_number()];
+    d.extend(lf.message_words());
+    (SysError::FailedLookup, d)
+}
+
+impl Kernel {
+    /// deriveCap: a reply capability cannot be copied; a copy of a frame capability maps
+    /// nothing; page tables and VSpace roots can be copied only once mapped (so that only the
+    /// original may map them); the rest are copied as they are.
+    pub(crate) fn derive_cap(&self, cap: Cap) -> Option<Cap> {
+        match cap {
+            Cap::Reply { .. } | Cap::Null => None,
+            Cap::Frame { frame, rights, .. } => Some(Cap::Frame { frame, rights, mapped: None }),
+            Cap::PageTable { pt } => self.page_tables[pt.0 as usize].mapped.map(|_| cap),
+            Cap::VSpace { vspace } => self.vspaces[vspace.0 as usize].sel4_asid.map(|_| cap),
+            other => Some(other),
+        }
     }
 }

@@ -69,13 +69,24 @@ impl Kernel {
         for (i, c) in self.cnodes.iter().enumerate().filter(|(i, _)| live(4, *i)) {
             v.push((c.paddr.0, c.slot_bytes << c.radix_bits, format!("CNode {i}")));
         }
-        for (i, vs) in self.vspaces.iter().enumerate() {
-            for (j, t) in vs.tables.iter().enumerate() {
+        // Page tables the host built are listed with their address space; those made by Retype
+        // as objects, mapped or not.
+        for (i, vs) in self.vspaces.iter().enumerate().filter(|(i, _)| live(6, *i)) {
+            for (j, t) in vs.tables.iter().enumerate().filter(|(_, t)| t.object.is_none()) {
                 v.push((t.paddr.0, self.geo.table_bytes(t.level as usize), format!("VSpace {i} table {j}")));
             }
         }
-        for (i, f) in self.frames.iter().enumerate() {
+        for (i, t) in self.page_tables.iter().enumerate().filter(|(i, _)| live(9, *i)) {
+            let bytes = self.geo.table_bytes(usize::from(t.level).max(1));
+            v.push((t.paddr.0, bytes, format!("page table {i}")));
+        }
+        for (i, f) in self.frames.iter().enumerate().filter(|(i, _)| live(7, *i)) {
             v.push((f.paddr.0, 1u64 << f.size_bits, format!("frame {i}")));
+        }
+        for (i, p) in self.asid_pools.iter().enumerate().filter(|(i, _)| live(10, *i)) {
+            if let Some(pa) = p.paddr {
+                v.push((pa.0, 4096, format!("ASID pool {i}")));
+            }
         }
         v
     }
@@ -167,9 +178,23 @@ impl Kernel {
             Cap::VSpace { vspace } => {
                 (vspace.0 as usize >= self.vspaces.len()).then(|| format!("VSpace {}", vspace.0))
             }
-            Cap::Frame { frame, .. } => {
-                (frame.0 as usize >= self.frames.len()).then(|| format!("frame {}", frame.0))
+            Cap::Frame { frame, mapped, .. } => {
+                if frame.0 as usize >= self.frames.len() {
+                    Some(format!("frame {}", frame.0))
+                } else {
+                    mapped
+                        .filter(|m| m.vspace.0 as usize >= self.vspaces.len())
+                        .map(|m| format!("VSpace {} it maps the frame in", m.vspace.0))
+                }
             }
+            Cap::PageTable { pt } => {
+                (pt.0 as usize >= self.page_tables.len()).then(|| format!("page table {}", pt.0))
+            }
+            Cap::AsidPool { pool } => match self.asid_pools.get(pool.0 as usize) {
+                None => Some(format!("ASID pool {}", pool.0)),
+                Some(p) => p.paddr.is_none().then(|| format!("ASID pool {} with memory", pool.0)),
+            },
+            Cap::AsidControl => None,
         }
     }
 

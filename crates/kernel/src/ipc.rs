@@ -311,7 +311,7 @@ impl Kernel {
                 }
                 cap => {
                     let Some(d) = dest.take() else { break };
-                    let Some(derived) = crate::cnode::derive(cap) else { break };
+                    let Some(derived) = self.derive_cap(cap) else { break };
                     self.cte_insert(derived, l.slot, d);
                 }
             }
@@ -558,6 +558,21 @@ impl Kernel {
         self.set_reg(t, self.abi.cap_or_badge, 0);
         let info = MessageInfo::new(err as u64, detail.len() as u8);
         self.set_reg(t, self.abi.msg_info, info.to_word());
+    }
+
+    /// A successful reply with message words (to a Call; nothing for a Send): the caller runs
+    /// on with them in its message registers.
+    pub(crate) fn reply_words(&mut self, t: TcbId, is_call: bool, words: &[u64], mem: &mut dyn PhysMem) {
+        if !is_call {
+            return;
+        }
+        let buf = self.lookup_ipc_buffer(t, true);
+        for (i, w) in words.iter().enumerate() {
+            self.set_mr(t, buf, i, *w, mem);
+        }
+        self.set_reg(t, self.abi.cap_or_badge, 0);
+        self.set_reg(t, self.abi.msg_info, MessageInfo::new(0, words.len() as u8).to_word());
+        self.set_state(t, ThreadState::Running);
     }
 
     /// replyFromKernel_success_empty.

@@ -31,6 +31,7 @@ mod syscall;
 mod tcb;
 pub mod types;
 mod untyped;
+mod vm;
 pub mod vspace;
 
 use object::{
@@ -250,6 +251,15 @@ pub struct Kernel {
     /// Objects whose last capability was deleted (kind and index, as `cnode::object_of` names
     /// them): capabilities may not name them, and their memory may be retyped.
     pub(crate) dead: std::collections::BTreeSet<(u8, u64)>,
+    /// Page-table objects made by Retype.
+    pub(crate) page_tables: Vec<object::PageTableObject>,
+    /// ASID pools; pool 0 is the initial one.
+    pub(crate) asid_pools: Vec<object::AsidPool>,
+    /// The ASID table: which pool serves each range of 2^asidLowBits ASIDs.
+    pub(crate) asid_table: Vec<Option<types::AsidPoolId>>,
+    /// Counts changes to address spaces (mappings, tables, ASIDs, zeroed frames), so that a
+    /// backend knows when to refresh what it derived from them.
+    pub(crate) vm_generation: u64,
     /// The invariant that broke and stopped the run, if one did.
     violation: Option<InvariantViolation>,
 }
@@ -418,6 +428,10 @@ impl Kernel {
             finalising: Vec::new(),
             untypeds: Vec::new(),
             dead: Default::default(),
+            page_tables: Vec::new(),
+            asid_pools: Vec::new(),
+            asid_table: Vec::new(),
+            vm_generation: 0,
         })
     }
 
@@ -525,15 +539,28 @@ impl Kernel {
     }
 
     /// Creates an empty address space with its own hardware ASID.
+    ///
+    /// It takes the next free ASID of the initial ASID pool, as the address spaces seL4's boot
+    /// and a capDL loader build do.
     pub fn create_vspace(&mut self) -> Result<VSpaceId, KernelError> {
         let asid = u16::try_from(self.vspaces.len() + 1).map_err(|_| KernelError::OutOfAsids)?;
         if asid > 255 {
             return Err(KernelError::OutOfAsids);
         }
+        let pool = self.initial_asid_pool();
+        let low = self.asid_pools[pool.0 as usize]
+            .entries
+            .iter()
+            .skip(1)
+            .position(Option::is_none)
+            .map(|i| i + 1)
+            .ok_or(KernelError::OutOfAsids)?;
         let bytes = self.geo.root_table_bytes();
         let paddr = self.alloc_phys(bytes, bytes.max(4096))?;
-        self.vspaces.push(VSpace::new(&self.geo, paddr, Asid(asid)));
-        Ok(VSpaceId((self.vspaces.len() - 1) as u32))
+        let id = VSpaceId(self.vspaces.len() as u32);
+        self.vspaces.push(VSpace::new(&self.geo, paddr, Asid(asid), Some(low as u64)));
+        self.asid_pools[pool.0 as usize].entries[low] = Some(id);
+        Ok(id)
     }
 
     /// Allocates a 4 KiB frame of user memory.
@@ -577,9 +604,13 @@ impl Kernel {
         while let Some(level) = self.vspaces[vs.0 as usize].missing_level(&geo, va) {
             let bytes = geo.table_bytes(level);
             let t = self.alloc_phys(bytes, bytes)?;
-            self.vspaces[vs.0 as usize].add_table(&geo, va, level, t)?;
+            self.vspaces[vs.0 as usize].add_table(&geo, va, level, t, None)?;
         }
-        self.vspaces[vs.0 as usize].map(&geo, va, Mapping { paddr, rights, user })?;
+        self.vspaces[vs.0 as usize].map(
+            &geo,
+            va,
+            Mapping { paddr, rights, user, size_bits: geo.page_bits as u8 },
+        )?;
         Ok(())
     }
 
@@ -774,8 +805,20 @@ impl Kernel {
     }
 
     /// Translates `va` in `vs` through the kernel's page-table objects.
+    ///
+    /// An address space without a valid ASID (its pool or its ASID deleted) has no user mappings:
+    /// seL4 runs its threads on the kernel's global page table.
     pub fn translate(&self, vs: VSpaceId, va: u64) -> Option<Translation> {
+        if va < self.geo.kernel_base && !self.vspace_live(vs) {
+            return None;
+        }
         self.vspaces.get(vs.0 as usize)?.translate(&self.geo, (self.ram_base.0, self.ram_size), va)
+    }
+
+    /// Whether `vs` is a valid VSpace root now (an ASID its pool maps to it): only then does the
+    /// hardware walk its tables for user addresses.
+    pub fn vspace_is_live(&self, vs: VSpaceId) -> bool {
+        self.vspace_live(vs)
     }
 
     /// The descriptors a hardware walk of `va` in `vs` reads.

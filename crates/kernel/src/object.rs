@@ -3,7 +3,7 @@
 //! Every object has a simulated physical address, so the cost model's caches and TLBs see the
 //! kernel's accesses to it; [`layout`] gives the offsets of the fields the IPC paths touch.
 
-use crate::types::{CNodeId, EpId, FrameId, NtfnId, Rights, TcbId, UntypedId, VSpaceId};
+use crate::types::{AsidPoolId, CNodeId, EpId, FrameId, NtfnId, PtId, Rights, TcbId, UntypedId, VSpaceId};
 use simcore::{Asid, PAddr, UserContext, VAddr};
 use std::collections::VecDeque;
 
@@ -146,13 +146,62 @@ pub enum Cap {
         /// `capFreeIndex`, kept in bytes). Each capability to the region has its own.
         free: u64,
     },
-    /// A frame of memory.
+    /// A frame of memory. Each capability to a frame maps it at most once (seL4's
+    /// `capFMappedASID`/`capFMappedAddress`).
     Frame {
         /// The frame.
         frame: FrameId,
-        /// Whether writes are allowed.
-        writable: bool,
+        /// The most a mapping through this capability may allow (seL4's `capFVMRights`).
+        rights: FrameRights,
+        /// Where this capability maps the frame, if it does.
+        mapped: Option<FrameMapping>,
     },
+    /// A page table below the VSpace root (ARM page table; x86-64 PDPT, page directory or page
+    /// table). Whether and where it is mapped is kept in the object: only the original,
+    /// unmapped capability may map it, and copies are made of mapped ones only.
+    PageTable {
+        /// The table.
+        pt: PtId,
+    },
+    /// The authority to make ASID pools (seL4's `asid_control_cap`).
+    AsidControl,
+    /// An ASID pool: 2^asidLowBits address-space identifiers to assign to VSpace roots.
+    AsidPool {
+        /// The pool.
+        pool: AsidPoolId,
+    },
+}
+
+/// The rights a frame capability allows its mappings (seL4's `vm_rights_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameRights {
+    /// Mappings are kernel-only (seL4's VMKernelOnly): the user cannot touch them.
+    KernelOnly,
+    /// Read-only (VMReadOnly).
+    ReadOnly,
+    /// Read and write (VMReadWrite).
+    ReadWrite,
+}
+
+impl FrameRights {
+    /// maskVMRights: what remains of `self` under capability rights `r` (read, write).
+    pub fn mask(self, read: bool, write: bool) -> FrameRights {
+        match self {
+            FrameRights::ReadOnly if read => FrameRights::ReadOnly,
+            FrameRights::ReadWrite if read && write => FrameRights::ReadWrite,
+            FrameRights::ReadWrite if read => FrameRights::ReadOnly,
+            _ => FrameRights::KernelOnly,
+        }
+    }
+}
+
+/// Where a frame capability maps its frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameMapping {
+    /// The address space (seL4 records its ASID).
+    pub vspace: VSpaceId,
+    /// The virtual address.
+    pub vaddr: u64,
 }
 
 impl Cap {
@@ -168,6 +217,9 @@ impl Cap {
             Cap::VSpace { .. } => "page_directory_cap",
             Cap::Frame { .. } => "frame_cap",
             Cap::Untyped { .. } => "untyped_cap",
+            Cap::PageTable { .. } => "page_table_cap",
+            Cap::AsidControl => "asid_control_cap",
+            Cap::AsidPool { .. } => "asid_pool_cap",
         }
     }
 }
@@ -400,6 +452,30 @@ pub struct Frame {
     pub size_bits: u8,
 }
 
+/// A page-table object below the VSpace root, made by Retype.
+#[derive(Clone, Debug)]
+pub struct PageTableObject {
+    /// Physical address.
+    pub paddr: PAddr,
+    /// The level it serves in an address space (1 = just below the root).
+    pub level: u8,
+    /// The address space and (rounded) virtual address it was mapped at, if it was (seL4 keeps
+    /// this in the capability: `capPTMappedASID`, `capPTMappedAddress`).
+    pub mapped: Option<(VSpaceId, u64)>,
+}
+
+/// An ASID pool: a page of VSpace roots indexed by the low bits of their ASIDs.
+#[derive(Clone, Debug)]
+pub struct AsidPool {
+    /// Physical address (None: the initial pool of a system built by the host without a root
+    /// task, which nothing can name).
+    pub paddr: Option<PAddr>,
+    /// The first ASID it serves (its index in the ASID table, shifted by asidLowBits).
+    pub base: u64,
+    /// The address spaces assigned, by ASID low bits.
+    pub entries: Vec<Option<VSpaceId>>,
+}
+
 /// Access rights of a page mapping.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VmRights {
@@ -420,6 +496,9 @@ pub struct Mapping {
     pub rights: VmRights,
     /// Accessible from user mode (false = kernel-only).
     pub user: bool,
+    /// log2 of the size of the page it is part of (ARM's 64 KiB pages and 16 MiB supersections
+    /// fill 16 entries, each mapping a sixteenth).
+    pub size_bits: u8,
 }
 
 /// One page-table entry.
@@ -429,7 +508,8 @@ pub enum Pte {
     Empty,
     /// The next-level table (index into the VSpace's tables).
     Table(u32),
-    /// A page (last level only).
+    /// A page. Below the last level a page is a large one (ARM section, x86 2 MiB or 1 GiB
+    /// page); ARM's 64 KiB pages and 16 MiB supersections fill 16 consecutive entries.
     Page(Mapping),
 }
 
@@ -442,6 +522,8 @@ pub struct PageTable {
     pub level: u8,
     /// Entries.
     pub entries: Vec<Pte>,
+    /// The page-table object it is (None: a table the host built, e.g. for a loaded image).
+    pub object: Option<PtId>,
 }
 
 /// An address space: a tree of page tables; `tables[0]` is the top-level table.
@@ -449,8 +531,11 @@ pub struct PageTable {
 pub struct VSpace {
     /// Physical address of the top-level table.
     pub paddr: PAddr,
-    /// The hardware ASID (or PCID) assigned to it.
+    /// The tag the cost model's TLBs and the backends' block caches use for it: unique per
+    /// address space (its index + 1), whatever seL4 ASID it has.
     pub asid: Asid,
+    /// The seL4 ASID assigned by an ASID pool (None: not a valid VSpace root yet, or any more).
+    pub sel4_asid: Option<u64>,
     /// The tables, top-level first.
     pub tables: Vec<PageTable>,
 }

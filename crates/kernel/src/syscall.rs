@@ -163,8 +163,8 @@ impl Kernel {
             }
         };
         // lookupExtraCaps: a capability the message names that does not resolve is a fault.
-        let extra: Vec<Cap> = match self.lookup_extra_caps(t, info, mem) {
-            Ok(c) => c.iter().map(|l| l.cap).collect(),
+        let (extra, extra_slots): (Vec<Cap>, Vec<SlotRef>) = match self.lookup_extra_caps(t, info, mem) {
+            Ok(c) => c.iter().map(|l| (l.cap, l.slot)).unzip(),
             Err(f) => {
                 if blocking {
                     self.handle_fault(t, f, mem);
@@ -208,30 +208,27 @@ impl Kernel {
                 }
                 None => Err((SysError::InvalidCapability, vec![0])),
             },
-            Cap::Tcb { tcb } => {
+            // The objects' own invocations: decoded from the message registers and extra
+            // capabilities, the caller left to restart if the invocation blocks it.
+            object => {
                 let mrs = self.message_words(t, info, mem);
-                let inv = Invocation { caller: t, info, mrs: &mrs, caps: &extra, is_call };
+                let inv =
+                    Invocation { caller: t, info, mrs: &mrs, caps: &extra, slots: &extra_slots, is_call };
                 self.set_state(t, ThreadState::Restart);
-                self.invoke_tcb(tcb, &inv, mem)
-            }
-            // Invocations of the other objects arrive with the rest of the complete kernel; until
-            // then they are refused the way seL4 refuses an operation the object does not support.
-            service @ Cap::CNode { .. } => {
-                let mrs = self.message_words(t, info, mem);
-                let inv = Invocation { caller: t, info, mrs: &mrs, caps: &extra, is_call };
-                self.set_state(t, ThreadState::Restart);
-                self.invoke_cnode(service, &inv)
-            }
-            Cap::Untyped { .. } => match lookup.1 {
-                Some(slot) => {
-                    let mrs = self.message_words(t, info, mem);
-                    let inv = Invocation { caller: t, info, mrs: &mrs, caps: &extra, is_call };
-                    self.set_state(t, ThreadState::Restart);
-                    self.invoke_untyped(slot, &inv)
+                match (object, lookup.1) {
+                    (Cap::Tcb { tcb }, _) => self.invoke_tcb(tcb, &inv, mem),
+                    (Cap::CNode { .. }, _) => self.invoke_cnode(object, &inv),
+                    (Cap::Untyped { .. }, Some(slot)) => self.invoke_untyped(slot, &inv, mem),
+                    (Cap::Frame { .. }, Some(slot)) => self.invoke_frame(slot, &inv, mem),
+                    (Cap::PageTable { .. }, Some(slot)) => self.invoke_page_table(slot, &inv),
+                    (Cap::AsidControl, _) => self.invoke_asid_control(&inv),
+                    (Cap::AsidPool { pool }, _) => self.invoke_asid_pool(pool, &inv),
+                    // The ARM page directory's cache operations are not modelled; x86-64's PML4
+                    // has no invocations.
+                    (Cap::VSpace { .. }, _) => Err((SysError::IllegalOperation, vec![])),
+                    _ => Err((SysError::InvalidCapability, vec![0])),
                 }
-                None => Err((SysError::InvalidCapability, vec![0])),
-            },
-            Cap::VSpace { .. } | Cap::Frame { .. } => Err((SysError::IllegalOperation, vec![])),
+            }
         };
         match result {
             Err((e, detail)) => {

@@ -29,6 +29,8 @@ pub(crate) struct Invocation<'a> {
     pub mrs: &'a [u64],
     /// The extra capabilities, looked up in the caller's CSpace.
     pub caps: &'a [Cap],
+    /// The slots they are in.
+    pub slots: &'a [crate::cspace::SlotRef],
     /// A Call (a reply goes back).
     pub is_call: bool,
 }
@@ -197,8 +199,9 @@ impl Kernel {
                 return Err(illegal());
             }
             // (The VSpace data word, MR2, changes nothing on aarch32 or x86-64.)
+            // deriveCap and isValidVTableRoot: a VSpace root with an ASID.
             let vroot = inv.caps[1];
-            if !matches!(vroot, Cap::VSpace { .. }) {
+            if !self.is_valid_vtable_root(&vroot) {
                 return Err(illegal());
             }
             Some((inv.mrs[0], croot, vroot))
@@ -233,17 +236,9 @@ impl Kernel {
         if flags & 1 != 0 {
             self.suspend(target);
         }
-        if inv.is_call {
-            let t = inv.caller;
-            let buf = self.lookup_ipc_buffer(t, true);
-            for (i, w) in layout.words.iter().take(count as usize).enumerate() {
-                let v = w.map_or(0, |r| self.reg(target, r));
-                self.set_mr(t, buf, i, v, mem);
-            }
-            self.set_reg(t, self.abi.cap_or_badge, 0);
-            self.set_reg(t, self.abi.msg_info, MessageInfo::new(0, count as u8).to_word());
-            self.set_state(t, ThreadState::Running);
-        }
+        let words: Vec<u64> =
+            layout.words.iter().take(count as usize).map(|w| w.map_or(0, |r| self.reg(target, r))).collect();
+        self.reply_words(inv.caller, inv.is_call, &words, mem);
         Ok(())
     }
 

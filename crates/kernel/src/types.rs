@@ -24,6 +24,12 @@ pub struct VSpaceId(pub u32);
 /// Index of a Frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FrameId(pub u32);
+/// Index of a page-table object (any level below the VSpace root).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PtId(pub u32);
+/// Index of an ASID pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AsidPoolId(pub u32);
 
 /// A capability pointer: an address in a thread's CSpace. User-supplied, so "an allegation"
 /// until [`crate::cspace`] resolves it.

@@ -4,10 +4,11 @@
 //! derivation tree, so revoking it deletes them, and a Retype that finds no children starts the
 //! region again from its base.
 //!
-//! Object types made so far: Untyped, TCB, Endpoint, Notification and CapTable (CNode). The
-//! architecture's types (frames, page tables, ASID pools) need the virtual-memory invocations
-//! that come with them; until then Retype to them is refused with IllegalOperation. The simulator also bounds a CNode at 2^20 slots (host memory): a larger
-//! one is NotEnoughMemory.
+//! Object types: every generic one (Untyped, TCB, Endpoint, Notification, CapTable) and, on
+//! aarch32 and x86-64, the architecture's (VSpace roots, page tables, frames of every page size;
+//! see `vm`), except x86-64's IOMMU page tables, which are refused with IllegalOperation. Frames
+//! of normal memory are zeroed. The simulator also bounds a CNode at 2^20 slots (host memory): a
+//! larger one is NotEnoughMemory.
 //!
 //! Pricing: the presets count no Retype path yet; it is charged the `decode_invocation` step,
 //! the lookups and the slot writes.
@@ -17,6 +18,7 @@ use crate::cspace::{LookupFault, SlotRef};
 use crate::object::{Cap, MdbNode, Untyped};
 use crate::tcb::{Invocation, InvocationError};
 use crate::types::{Rights, SysError, UntypedId};
+use crate::vm::ArchObject;
 use crate::Kernel;
 use simcore::PAddr;
 
@@ -108,13 +110,18 @@ impl Kernel {
             Cap::VSpace { vspace } => {
                 (self.vspaces.get(vspace.0 as usize)?.paddr.0, self.geo.root_table_bytes())
             }
-            Cap::Null | Cap::Reply { .. } => return None,
+            Cap::PageTable { pt } => {
+                let t = self.page_tables.get(pt.0 as usize)?;
+                (t.paddr.0, self.geo.table_bytes(usize::from(t.level).max(1)))
+            }
+            Cap::AsidPool { pool } => (self.asid_pools.get(pool.0 as usize)?.paddr?.0, 4096),
+            Cap::Null | Cap::Reply { .. } | Cap::AsidControl => return None,
         })
     }
 
     /// insertNewCap: a capability to a new object, a child of the untyped capability it was
     /// made from, right after it in the tree.
-    fn insert_new_cap(&mut self, parent: SlotRef, dest: SlotRef, cap: Cap) {
+    pub(crate) fn insert_new_cap(&mut self, parent: SlotRef, dest: SlotRef, cap: Cap) {
         let next = self.mdb_of(parent).next;
         self.write_slot(dest, cap, MdbNode { prev: Some(parent), next, revocable: true, first_badged: true });
         self.set_next(Some(parent), Some(dest));
@@ -126,6 +133,7 @@ impl Kernel {
         &mut self,
         slot: SlotRef,
         inv: &Invocation<'_>,
+        mem: &mut dyn simcore::PhysMem,
     ) -> Result<(), InvocationError> {
         if Label::from_word(inv.info.label) != Some(Label::UntypedRetype) {
             return Err((SysError::IllegalOperation, vec![]));
@@ -143,7 +151,10 @@ impl Kernel {
         let word_bits = u64::from(self.abi.word_bytes) * 8;
         let slot_bits = self.layout.cte_bytes.trailing_zeros() as u64;
         let generic = |t: ObjectType| ty == t as u64;
-        let object_bits = if generic(ObjectType::CapTable) {
+        let arch = self.arch_object(ty);
+        let object_bits = if let Some(o) = arch {
+            self.arch_object_bits(o)
+        } else if generic(ObjectType::CapTable) {
             slot_bits + user_size
         } else if generic(ObjectType::Untyped) {
             user_size
@@ -204,7 +215,7 @@ impl Kernel {
         if fits < num {
             return Err((SysError::NotEnoughMemory, vec![free_bytes]));
         }
-        if device && !generic(ObjectType::Untyped) {
+        if device && !generic(ObjectType::Untyped) && !matches!(arch, Some(ArchObject::Frame(_))) {
             return Err((SysError::InvalidArgument, vec![1]));
         }
         // Types this kernel cannot make yet (TCBs, the architecture's), and CNodes beyond the
@@ -216,7 +227,8 @@ impl Kernel {
             ObjectType::Notification,
             ObjectType::CapTable,
         ];
-        if ty >= N_GENERIC_OBJECT_TYPES || !supported.iter().any(|t| generic(*t)) {
+        let arch_ok = matches!(arch, Some(a) if a != ArchObject::Unsupported);
+        if !arch_ok && (ty >= N_GENERIC_OBJECT_TYPES || !supported.iter().any(|t| generic(*t))) {
             return Err((SysError::IllegalOperation, vec![]));
         }
         if generic(ObjectType::CapTable) && user_size > MAX_CNODE_RADIX {
@@ -230,7 +242,10 @@ impl Kernel {
         self.write_slot(slot, Cap::Untyped { ut, free: new_free }, mdb);
         for i in 0..num {
             let paddr = PAddr(aligned + i * size);
-            let cap = self.create_object(ty, paddr, user_size, device);
+            let cap = match arch {
+                Some(o) => self.create_arch_object(o, paddr, device, mem),
+                None => self.create_object(ty, paddr, user_size, device),
+            };
             self.insert_new_cap(slot, SlotRef { cnode, index: (node_offset + i) as usize }, cap);
         }
         Ok(())

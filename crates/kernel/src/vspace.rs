@@ -48,6 +48,11 @@ impl VSpaceGeometry {
     fn page_mask(&self) -> u64 {
         (1u64 << self.page_bits) - 1
     }
+
+    /// log2 of the bytes one entry at `level` maps.
+    pub fn span_bits(&self, level: usize) -> u32 {
+        self.page_bits + self.level_bits[level + 1..self.levels].iter().sum::<u32>()
+    }
 }
 
 /// What a virtual address translates to.
@@ -79,9 +84,98 @@ pub enum MapError {
 
 impl VSpace {
     /// An empty address space whose top-level table is at `paddr`.
-    pub fn new(geo: &VSpaceGeometry, paddr: PAddr, asid: Asid) -> VSpace {
-        let root = PageTable { paddr, level: 0, entries: vec![Pte::Empty; 1usize << geo.level_bits[0]] };
-        VSpace { paddr, asid, tables: vec![root] }
+    pub fn new(geo: &VSpaceGeometry, paddr: PAddr, asid: Asid, sel4_asid: Option<u64>) -> VSpace {
+        let root = PageTable {
+            paddr,
+            level: 0,
+            entries: vec![Pte::Empty; 1usize << geo.level_bits[0]],
+            object: None,
+        };
+        VSpace { paddr, asid, sel4_asid, tables: vec![root] }
+    }
+
+    /// The index (in `tables`) of the table at `level` on `va`'s path, or the first level whose
+    /// table is missing.
+    pub fn table_at(&self, geo: &VSpaceGeometry, va: u64, level: usize) -> Result<usize, usize> {
+        let mut t = 0usize;
+        for l in 0..level {
+            match self.tables.get(t).and_then(|x| x.entries.get(geo.index(va, l))) {
+                Some(Pte::Table(n)) => t = *n as usize,
+                _ => return Err(l + 1),
+            }
+        }
+        if self.tables.is_empty() {
+            return Err(0);
+        }
+        Ok(t)
+    }
+
+    /// The entry at `level` on `va`'s path (None if a table above is missing).
+    pub fn entry(&self, geo: &VSpaceGeometry, va: u64, level: usize) -> Option<Pte> {
+        let t = self.table_at(geo, va, level).ok()?;
+        self.tables[t].entries.get(geo.index(va, level)).copied()
+    }
+
+    /// Writes the entry at `level` on `va`'s path (its table must exist). A page-table entry
+    /// replaced here is not followed: use [`VSpace::remove_table`] for those.
+    pub fn set_entry(&mut self, geo: &VSpaceGeometry, va: u64, level: usize, pte: Pte) -> bool {
+        let Ok(t) = self.table_at(geo, va, level) else { return false };
+        let i = geo.index(va, level);
+        match self.tables[t].entries.get_mut(i) {
+            Some(e) => {
+                *e = pte;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Unlinks the table at `level` on `va`'s path if it is at `paddr`, and forgets it and every
+    /// table below it (seL4 clears a page table it unmaps). Returns whether it was there.
+    pub fn remove_table(&mut self, geo: &VSpaceGeometry, va: u64, level: usize, paddr: PAddr) -> bool {
+        if level == 0 {
+            return false;
+        }
+        let Ok(parent) = self.table_at(geo, va, level - 1) else { return false };
+        let i = geo.index(va, level - 1);
+        let Some(Pte::Table(n)) = self.tables[parent].entries.get(i).copied() else { return false };
+        if self.tables[n as usize].paddr != paddr {
+            return false;
+        }
+        self.tables[parent].entries[i] = Pte::Empty;
+        // The subtree's tables, then compaction with the indices renumbered.
+        let mut gone = vec![false; self.tables.len()];
+        let mut stack = vec![n as usize];
+        while let Some(t) = stack.pop() {
+            gone[t] = true;
+            for e in &self.tables[t].entries {
+                if let Pte::Table(c) = e {
+                    stack.push(*c as usize);
+                }
+            }
+        }
+        let mut renumber = vec![0u32; self.tables.len()];
+        let mut next = 0u32;
+        for (i, g) in gone.iter().enumerate() {
+            renumber[i] = next;
+            if !g {
+                next += 1;
+            }
+        }
+        let mut i = 0;
+        self.tables.retain(|_| {
+            let keep = !gone[i];
+            i += 1;
+            keep
+        });
+        for t in &mut self.tables {
+            for e in &mut t.entries {
+                if let Pte::Table(c) = e {
+                    *c = renumber[*c as usize];
+                }
+            }
+        }
+        true
     }
 
     /// The first level below the top whose table `va` needs and does not have yet, if any.
@@ -103,6 +197,7 @@ impl VSpace {
         va: u64,
         level: usize,
         paddr: PAddr,
+        object: Option<crate::types::PtId>,
     ) -> Result<(), MapError> {
         let mut t = 0usize;
         for l in 0..level - 1 {
@@ -112,14 +207,17 @@ impl VSpace {
             }
         }
         let idx = geo.index(va, level - 1);
-        if self.tables[t].entries[idx] != Pte::Empty {
-            return Ok(());
+        match self.tables[t].entries[idx] {
+            Pte::Table(_) => return Ok(()),
+            Pte::Page(_) => return Err(MapError::AlreadyMapped(va)),
+            Pte::Empty => {}
         }
         let n = self.tables.len() as u32;
         self.tables.push(PageTable {
             paddr,
             level: level as u8,
             entries: vec![Pte::Empty; 1usize << geo.level_bits[level]],
+            object,
         });
         self.tables[t].entries[idx] = Pte::Table(n);
         Ok(())
@@ -166,15 +264,17 @@ impl VSpace {
         for level in 0..geo.levels {
             match self.tables.get(t)?.entries.get(geo.index(va, level))? {
                 Pte::Table(n) => t = *n as usize,
-                Pte::Page(m) if level == geo.levels - 1 => {
+                Pte::Page(m) => {
+                    // A large page's entries each hold the address of the part they map.
+                    let span = (1u64 << geo.span_bits(level)) - 1;
                     return Some(Translation {
-                        paddr: m.paddr.offset(va & geo.page_mask()),
+                        paddr: m.paddr.offset(va & span),
                         rights: m.rights,
                         user: m.user,
                         global: false,
-                    })
+                    });
                 }
-                _ => return None,
+                Pte::Empty => return None,
             }
         }
         None
@@ -242,11 +342,11 @@ mod tests {
 
     #[test]
     fn a_four_level_space_maps_translates_and_walks() {
-        let mut v = VSpace::new(&X86_64, PAddr(0x10_0000), Asid(1));
+        let mut v = VSpace::new(&X86_64, PAddr(0x10_0000), Asid(1), Some(1));
         let va = 0x7f12_3456_7000;
         let mut next = 0x20_0000;
         while let Some(level) = v.missing_level(&X86_64, va) {
-            v.add_table(&X86_64, va, level, PAddr(next)).unwrap();
+            v.add_table(&X86_64, va, level, PAddr(next), None).unwrap();
             next += 0x1000;
         }
         assert_eq!(v.tables.len(), 4);
@@ -254,6 +354,7 @@ mod tests {
             paddr: PAddr(0x50_0000),
             rights: VmRights { read: true, write: false, exec: true },
             user: true,
+            size_bits: 12,
         };
         v.map(&X86_64, va, m).unwrap();
         assert_eq!(v.map(&X86_64, va, m), Err(MapError::AlreadyMapped(va)));

@@ -159,15 +159,37 @@ impl TagArray {
         self.flush_where(|w| w.asid != GLOBAL);
     }
 
+    /// Invalidates the block holding `addr` for `asid` (a non-global entry only).
+    pub fn invalidate(&mut self, addr: u64, asid: Option<u16>) {
+        let (base, tag) = self.locate(addr);
+        let a = asid.map_or(GLOBAL, u32::from);
+        let range = base..base + self.ways;
+        let ways = &self.ways_;
+        if !ways[range.clone()].iter().any(|w| w.tag == tag && w.asid == a) {
+            return;
+        }
+        self.flush_where_at(|i, w| range.contains(&i) && w.tag == tag && w.asid == a);
+    }
+
+    /// Invalidates every non-global entry of `asid`.
+    pub fn flush_asid(&mut self, asid: u16) {
+        self.flush_where(|w| w.asid == u32::from(asid));
+    }
+
     /// Invalidates the valid entries `drop` selects, visiting only the valid slots.
     fn flush_where(&mut self, drop: impl Fn(&Way) -> bool) {
+        self.flush_where_at(|_, w| drop(w));
+    }
+
+    /// As `flush_where`, with the slot index.
+    fn flush_where_at(&mut self, drop: impl Fn(usize, &Way) -> bool) {
         const EMPTY: Way = Way { tag: INVALID, stamp: 0, asid: GLOBAL };
         // Every valid slot is listed exactly once: a slot is listed when a fill makes it valid
         // and unlisted when a flush empties it.
         let ways = &mut self.ways_;
         self.filled.retain(|&i| {
             let w = &mut ways[i as usize];
-            if drop(w) {
+            if drop(i as usize, w) {
                 *w = EMPTY;
                 false
             } else {

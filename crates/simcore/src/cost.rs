@@ -566,6 +566,24 @@ impl CostModel {
         }
     }
 
+    /// Invalidates the TLB entries of `asid` for the pages of `[va, va + len)` (what a kernel
+    /// does after it unmaps them).
+    pub fn invalidate_tlb_range(&mut self, asid: Asid, va: u64, len: u64) {
+        let pages = len.div_ceil(1 << PAGE_SHIFT).max(1);
+        for t in [&mut self.itlb, &mut self.dtlb, &mut self.main_tlb].into_iter().flatten() {
+            for p in 0..pages {
+                t.invalidate((va >> PAGE_SHIFT << PAGE_SHIFT) + (p << PAGE_SHIFT), Some(asid.0));
+            }
+        }
+    }
+
+    /// Invalidates every TLB entry of `asid` (an address space that went away).
+    pub fn invalidate_tlb_asid(&mut self, asid: Asid) {
+        for t in [&mut self.itlb, &mut self.dtlb, &mut self.main_tlb].into_iter().flatten() {
+            t.flush_asid(asid.0);
+        }
+    }
+
     /// Invalidates the L1 caches (virtually tagged caches on an address-space switch).
     pub fn flush_l1(&mut self) {
         self.l1i.flush_all();

@@ -9,6 +9,11 @@ pub trait PhysMem {
     fn read_word(&self, pa: PAddr, bytes: u32) -> Option<u64>;
     /// Writes a little-endian word of `bytes` (4 or 8) at `pa`; false if outside RAM.
     fn write_word(&mut self, pa: PAddr, bytes: u32, value: u64) -> bool;
+    /// Zeroes `len` bytes at `pa` (a multiple of 4 at a 4-aligned address); false if any of them
+    /// is outside RAM.
+    fn zero(&mut self, pa: PAddr, len: u64) -> bool {
+        (0..len / 4).all(|i| self.write_word(pa.offset(i * 4), 4, 0))
+    }
 }
 
 /// Physical memory backed by a plain byte vector starting at `base`.
