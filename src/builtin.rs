@@ -117,6 +117,10 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("fault-vm-skip"),
     c_guest!("vm-map-unmap"),
     c_guest!("vm-errors"),
+    c_guest!("vm-rights"),
+    c_guest!("vm-asid"),
+    c_guest!("vm-large-pages"),
+    c_guest!("vm-revoke"),
 ];
 
 /// The TOML of a built-in profile.

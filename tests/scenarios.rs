@@ -456,3 +456,32 @@ fn frames_are_mapped_shared_unmapped_and_faults_repaired() {
 fn vm_invocations_fail_as_sel4_fails_them() {
     run_root_task("vm-errors");
 }
+
+/// Virtual memory: read-only, kernel-only (write-only rights) and read-only-capability mappings
+/// and ARM's ExecuteNever give permission faults with the architecture's fault status; remapping
+/// in place repairs them.
+#[test]
+fn mapping_rights_are_enforced_and_faults_report_them() {
+    run_root_task("vm-rights");
+}
+
+/// Virtual memory: ASID control makes pools from 4 KiB untypeds, a new VSpace root gets an ASID
+/// and a thread runs in it; deleting the pool leaves the thread faulting; pools run out.
+#[test]
+fn asid_pools_give_address_spaces_and_take_them_away() {
+    run_root_task("vm-asid");
+}
+
+/// Virtual memory: large pages (ARM sections and 64 KiB pages, x86-64 2 MiB pages) map, work end
+/// to end, and exclude page tables and smaller pages where seL4 excludes them.
+#[test]
+fn large_pages_map_and_exclude_what_sel4_excludes() {
+    run_root_task("vm-large-pages");
+}
+
+/// Virtual memory: revoking an untyped deletes the frames, page tables, VSpace root and thread
+/// made from it; the mappings go, and the memory comes back zeroed.
+#[test]
+fn revoking_an_untyped_takes_its_address_space_objects() {
+    run_root_task("vm-revoke");
+}
