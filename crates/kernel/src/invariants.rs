@@ -45,7 +45,48 @@ impl Kernel {
         self.check_derivation_tree()?;
         self.check_ipc_queues()?;
         self.check_replies()?;
+        self.check_address_spaces()?;
         self.check_scheduler()
+    }
+
+    /// Address spaces: a page-table object is in at most one tree, and only where it records
+    /// being mapped; a live ASID pool's entries name roots that carry that ASID.
+    fn check_address_spaces(&self) -> Result<(), InvariantViolation> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, vs) in self.vspaces.iter().enumerate() {
+            for t in &vs.tables {
+                let Some(pt) = t.object else { continue };
+                if !seen.insert(pt) {
+                    return violation("address spaces", format!("page table {} is in two trees", pt.0));
+                }
+                match self.page_tables.get(pt.0 as usize).and_then(|o| o.mapped) {
+                    Some((v, _)) if v.0 as usize == i => {}
+                    other => {
+                        return violation(
+                            "address spaces",
+                            format!("page table {} is in VSpace {i} but records {other:?}", pt.0),
+                        )
+                    }
+                }
+            }
+        }
+        for (high, pool) in self.asid_table.iter().enumerate() {
+            let Some(p) = pool else { continue };
+            let Some(pool) = self.asid_pools.get(p.0 as usize) else {
+                return violation("address spaces", format!("ASID table entry {high} names no pool {}", p.0));
+            };
+            for (low, vs) in pool.entries.iter().enumerate() {
+                let Some(vs) = vs else { continue };
+                let asid = pool.base + low as u64;
+                if self.vspaces.get(vs.0 as usize).and_then(|v| v.sel4_asid) != Some(asid) {
+                    return violation(
+                        "address spaces",
+                        format!("ASID {asid} names VSpace {}, which has another", vs.0),
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every live object's physical range, with a name for reports (deleted objects' memory is

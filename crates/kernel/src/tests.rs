@@ -2,7 +2,7 @@
 //! entering the kernel, exactly as the ISA backend does after a trap.
 
 use super::*;
-use crate::object::VmRights;
+use crate::object::{FrameRights, VmRights};
 use crate::types::{MessageInfo, Rights, SysError, Syscall};
 use simcore::{PhysMem, Profile, VecPhysMem};
 
@@ -525,6 +525,11 @@ fn the_invariant_checker_catches_corrupt_state_and_stops_the_machine() {
     s.k.tcbs[s.server.0 as usize].caller = Cap::Reply { tcb: s.client, master: false, can_grant: false };
     assert_eq!(rule(&s), "reply capabilities");
 
+    // An address space whose ASID its pool does not agree with.
+    let mut s = fresh();
+    s.k.vspaces[0].sel4_asid = Some(77);
+    assert_eq!(rule(&s), "address spaces");
+
     // With checking on, the next kernel entry stops the machine and says why; later entries
     // stay stopped.
     let mut s = fresh();
@@ -616,6 +621,8 @@ mod random_invocations {
     /// Slots the random operations use (the CNode has 256; 1-3 hold the fixed capabilities).
     const FIRST: u64 = 4;
     const SLOTS: u64 = 12;
+    const VS_SLOT: u64 = FIRST + SLOTS + 2;
+    const POOL_SLOT: u64 = VS_SLOT + 1;
 
     #[derive(Clone, Debug)]
     enum Op {
@@ -631,6 +638,16 @@ mod random_invocations {
         Signal { slot: u64 },
         Poll { slot: u64 },
         RetypeFromChild { ut: u64, ty: u64, offset: u64 },
+        PageMap { slot: u64, page: u64, rights: u64 },
+        PageUnmap { slot: u64 },
+        PtMap { slot: u64, page: u64 },
+        PtUnmap { slot: u64 },
+        Assign { slot: u64 },
+    }
+
+    /// Where the VM operations map: pages in two page tables' ranges of the client's space.
+    fn page_va(page: u64) -> u64 {
+        0x10_0000 + (page / 4) * 0x10_0000 + (page % 4) * 0x1000
     }
 
     fn slot() -> impl Strategy<Value = u64> {
@@ -639,25 +656,33 @@ mod random_invocations {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (prop::sample::select(vec![0u64, 2, 3, 4, 1, 9]), 0u64..14, 0u64..SLOTS + 2, 1u64..4)
+            1 => (prop::sample::select(vec![0u64, 2, 3, 4, 1, 9, 5, 6, 6, 10, 10, 7]), 0u64..14, 0u64..SLOTS + 2, 1u64..4)
                 .prop_map(|(ty, size, offset, n)| Op::Retype { ty, size, offset: FIRST + offset, n }),
-            (slot(), slot(), 0u64..16).prop_map(|(dest, src, rights)| Op::Copy { dest, src, rights }),
-            (slot(), slot(), 0u64..16, 0u64..4).prop_map(|(dest, src, rights, badge)| Op::Mint {
+            1 => (slot(), slot(), 0u64..16).prop_map(|(dest, src, rights)| Op::Copy { dest, src, rights }),
+            1 => (slot(), slot(), 0u64..16, 0u64..4).prop_map(|(dest, src, rights, badge)| Op::Mint {
                 dest,
                 src,
                 rights,
                 badge
             }),
-            (slot(), slot()).prop_map(|(dest, src)| Op::Move { dest, src }),
-            (slot(), slot(), 0u64..64).prop_map(|(dest, src, data)| Op::Mutate { dest, src, data }),
-            slot().prop_map(|slot| Op::Delete { slot }),
-            prop_oneof![slot(), Just(UT_SLOT)].prop_map(|slot| Op::Revoke { slot }),
-            (slot(), slot(), slot()).prop_map(|(dest, pivot, src)| Op::Rotate { dest, pivot, src }),
-            slot().prop_map(|slot| Op::CancelBadgedSends { slot }),
-            slot().prop_map(|slot| Op::Signal { slot }),
-            slot().prop_map(|slot| Op::Poll { slot }),
-            (slot(), prop::sample::select(vec![2u64, 3, 4]), slot())
+            1 => (slot(), slot()).prop_map(|(dest, src)| Op::Move { dest, src }),
+            1 => (slot(), slot(), 0u64..64).prop_map(|(dest, src, data)| Op::Mutate { dest, src, data }),
+            1 => slot().prop_map(|slot| Op::Delete { slot }),
+            1 => prop_oneof![slot(), Just(UT_SLOT)].prop_map(|slot| Op::Revoke { slot }),
+            1 => (slot(), slot(), slot()).prop_map(|(dest, pivot, src)| Op::Rotate { dest, pivot, src }),
+            1 => slot().prop_map(|slot| Op::CancelBadgedSends { slot }),
+            1 => slot().prop_map(|slot| Op::Signal { slot }),
+            1 => slot().prop_map(|slot| Op::Poll { slot }),
+            1 => (slot(), prop::sample::select(vec![2u64, 3, 4]), slot())
                 .prop_map(|(ut, ty, offset)| Op::RetypeFromChild { ut, ty, offset }),
+            4 => (slot(), 0u64..8, 0u64..16).prop_map(|(slot, page, rights)| Op::PageMap { slot, page, rights }),
+            1 => slot().prop_map(|slot| Op::PageUnmap { slot }),
+            3 => (slot(), 0u64..8).prop_map(|(slot, page)| Op::PtMap { slot, page }),
+            1 => slot().prop_map(|slot| Op::PtUnmap { slot }),
+            1 => slot().prop_map(|slot| Op::Assign { slot }),
+            // Frames and page tables to map.
+            2 => (prop::sample::select(vec![6u64, 10]), 0u64..SLOTS, 1u64..3)
+                .prop_map(|(ty, offset, n)| Op::Retype { ty, size: 0, offset: FIRST + offset, n }),
         ]
     }
 
@@ -676,7 +701,7 @@ mod random_invocations {
         fn new() -> Harness {
             let mut s = system(false, Rights::ALL);
             let client = s.client;
-            // The client's own CNode (slot 2) and a 16 KiB untyped (slot 3).
+            // The client's own CNode (slot 2) and a 64 KiB untyped (slot 3).
             let word = 32u8;
             s.k.set_cap(
                 CNodeId(0),
@@ -684,8 +709,13 @@ mod random_invocations {
                 Cap::CNode { cnode: CNodeId(0), guard: 0, guard_bits: word - 8 },
             )
             .unwrap();
-            let ut = s.k.create_untyped(14).unwrap();
+            let ut = s.k.create_untyped(16).unwrap();
             s.k.set_cap(CNodeId(0), UT_SLOT as usize, Cap::Untyped { ut, free: 0 }).unwrap();
+            // Its VSpace root and the initial ASID pool, past the slots the operations use.
+            let vs = s.k.vspace_of(client).unwrap();
+            s.k.set_cap(CNodeId(0), VS_SLOT as usize, Cap::VSpace { vspace: vs }).unwrap();
+            let pool = s.k.initial_asid_pool_cap().unwrap();
+            s.k.set_cap(CNodeId(0), POOL_SLOT as usize, pool).unwrap();
             s.k.resume(client).unwrap();
             let Resume::Thread(t) = s.k.start() else { panic!("nothing runs") };
             assert_eq!(t, client);
@@ -694,8 +724,23 @@ mod random_invocations {
             Harness { s, ipc_pa, client }
         }
 
+        fn cap(&self, slot: u64) -> Cap {
+            self.s.k.cnodes[0].slots[slot as usize]
+        }
+
+        /// The first slot from `slot` on (wrapping round the operations' slots) whose capability
+        /// `want` accepts: the VM operations find their frames and tables, however few.
+        fn find(&self, slot: u64, want: impl Fn(&Cap) -> bool) -> Option<u64> {
+            (0..SLOTS).map(|i| FIRST + (slot - FIRST + i) % SLOTS).find(|s| want(&self.cap(*s)))
+        }
+
         /// An invocation by the client: its label and error (the reply's label).
         fn invoke(&mut self, cptr: u64, label: Label, mrs: &[u64], caps: &[u64]) -> u64 {
+            self.invoke_label(cptr, label as u64, mrs, caps)
+        }
+
+        /// An invocation with any label (the architecture's are not [`Label`]s).
+        fn invoke_label(&mut self, cptr: u64, label: u64, mrs: &[u64], caps: &[u64]) -> u64 {
             for (i, c) in caps.iter().enumerate() {
                 let pa = self.ipc_pa.offset((crate::abi::IPC_BUFFER_CAPS_OR_BADGES + i as u64) * 4);
                 self.s.mem.write_word(pa, 4, *c);
@@ -704,7 +749,7 @@ mod random_invocations {
                 self.s.mem.write_word(self.ipc_pa.offset((i as u64 + 1) * 4), 4, *w);
             }
             let info = MessageInfo {
-                label: label as u64,
+                label,
                 caps_unwrapped: 0,
                 extra_caps: caps.len() as u8,
                 length: mrs.len() as u8,
@@ -765,6 +810,25 @@ mod random_invocations {
                 Op::CancelBadgedSends { slot } => {
                     self.invoke(CNODE_SLOT, Label::CNodeCancelBadgedSends, &[slot, depth], &[])
                 }
+                // The VM invocations, on frames and page tables only (a Call on an endpoint
+                // would block the client).
+                Op::PageMap { slot, page, rights } => {
+                    let Some(slot) = self.find(slot, |c| matches!(c, Cap::Frame { .. })) else { return };
+                    self.invoke_label(slot, 39, &[page_va(page), rights, 3], &[VS_SLOT])
+                }
+                Op::PageUnmap { slot } => {
+                    let Some(slot) = self.find(slot, |c| matches!(c, Cap::Frame { .. })) else { return };
+                    self.invoke_label(slot, 40, &[], &[])
+                }
+                Op::PtMap { slot, page } => {
+                    let Some(slot) = self.find(slot, |c| matches!(c, Cap::PageTable { .. })) else { return };
+                    self.invoke_label(slot, 37, &[page_va(page), 3], &[VS_SLOT])
+                }
+                Op::PtUnmap { slot } => {
+                    let Some(slot) = self.find(slot, |c| matches!(c, Cap::PageTable { .. })) else { return };
+                    self.invoke_label(slot, 38, &[], &[])
+                }
+                Op::Assign { slot } => self.invoke_label(POOL_SLOT, 47, &[], &[slot]),
                 Op::Signal { slot } => {
                     let info = MessageInfo::new(0, 0);
                     let r = self.s.syscall(self.client, Syscall::NBSend, slot, info, &[]);
@@ -821,6 +885,28 @@ mod random_invocations {
                     for i in offset..offset + n {
                         assert_ne!(after[i as usize], "null_cap", "{op:?}: slot {i} was filled");
                     }
+                }
+                // A mapped frame is where the page table says: its own memory, with at most the
+                // rights asked for; unmapped, its capability maps nothing.
+                Op::PageMap { slot, page, rights } if err == 0 => {
+                    let slot = self.find(slot, |c| matches!(c, Cap::Frame { .. })).expect("the frame");
+                    let Cap::Frame { frame, mapped, rights: cap_rights } = self.cap(slot) else {
+                        panic!("{op:?}")
+                    };
+                    assert!(mapped.is_some(), "{op:?}: the capability records the mapping");
+                    let vs = self.s.k.vspace_of(self.client).unwrap();
+                    let t = self.s.k.translate(vs, page_va(page)).expect("mapped");
+                    assert_eq!(t.paddr, self.s.k.frames[frame.0 as usize].paddr, "{op:?}");
+                    // maskVMRights: the capability's rights and the ones asked for; without read
+                    // a kernel-only mapping.
+                    let want = cap_rights.mask(rights & 2 != 0, rights & 1 != 0);
+                    assert_eq!(t.user, want != FrameRights::KernelOnly, "{op:?}: user access");
+                    assert_eq!(t.rights.write, want == FrameRights::ReadWrite, "{op:?}: write access");
+                }
+                Op::PageUnmap { slot } => {
+                    assert_eq!(err, 0, "{op:?}: Unmap always succeeds");
+                    let slot = self.find(slot, |c| matches!(c, Cap::Frame { .. })).expect("the frame");
+                    assert!(matches!(self.cap(slot), Cap::Frame { mapped: None, .. }), "{op:?}");
                 }
                 _ => {}
             }

@@ -370,4 +370,33 @@ mod tests {
         assert!(!v.translate(&X86_64, (0, 1 << 30), X86_64.kernel_base + 0x1000).unwrap().user);
         assert_eq!(v.map(&X86_64, X86_64.kernel_base, m), Err(MapError::BadAddress(X86_64.kernel_base)));
     }
+
+    #[test]
+    fn large_pages_translate_and_removed_tables_take_their_subtrees() {
+        let mut v = VSpace::new(&X86_64, PAddr(0x10_0000), Asid(1), Some(1));
+        let va = 0x4000_0000;
+        v.add_table(&X86_64, va, 1, PAddr(0x20_0000), None).unwrap();
+        v.add_table(&X86_64, va, 2, PAddr(0x20_1000), None).unwrap();
+        // A 2 MiB page in the page directory.
+        let m = Mapping {
+            paddr: PAddr(0x80_0000),
+            rights: VmRights { read: true, write: true, exec: false },
+            user: true,
+            size_bits: 21,
+        };
+        assert!(v.set_entry(&X86_64, va, 2, Pte::Page(m)));
+        let ram = (0, 1 << 30);
+        assert_eq!(v.translate(&X86_64, ram, va + 0x1f_fff8).unwrap().paddr, PAddr(0x9f_fff8));
+        assert_eq!(v.table_at(&X86_64, va, 3), Err(3), "no page table under a large page");
+        // A page table next to it, then the directory removed: both go.
+        v.add_table(&X86_64, va + 0x20_0000, 3, PAddr(0x20_2000), None).unwrap();
+        assert_eq!(v.tables.len(), 4);
+        assert!(!v.remove_table(&X86_64, va, 2, PAddr(0x99_9000)), "only the table that is there");
+        assert!(v.remove_table(&X86_64, va, 2, PAddr(0x20_1000)));
+        assert_eq!(v.tables.len(), 2);
+        assert_eq!(v.translate(&X86_64, ram, va), None);
+        assert_eq!(v.table_at(&X86_64, va, 2), Err(2));
+        // The remaining indices still lead to the right tables.
+        assert_eq!(v.table_at(&X86_64, va, 1).map(|t| v.tables[t].paddr), Ok(PAddr(0x20_0000)));
+    }
 }
