@@ -25,6 +25,7 @@ use isa_common::regs;
 
 use decode::Decoder;
 use isa_common::block::{BlockCache, BlockInfo, CurrentBlock};
+use isa_common::devices::Devices;
 use kernel::types::{TcbId, VSpaceId};
 use kernel::vspace::VSpaceGeometry;
 use kernel::{Event, Kernel, Resume};
@@ -166,6 +167,10 @@ struct State {
     blocks: BlockCache,
     /// The kernel's VM generation the emulator's translations and block prices were made for.
     vm_seen: u64,
+    /// The devices and the kernel's timer.
+    devices: Devices,
+    /// When the next interrupt is due.
+    next_due: Option<Cycles>,
     thread: Option<TcbId>,
     vspace: Option<VSpaceId>,
     asid: u16,
@@ -265,6 +270,8 @@ impl ArmMachine {
             decoder,
             blocks: BlockCache::new(12),
             vm_seen: 0,
+            devices: Devices::for_isa("aarch32"),
+            next_due: None,
             thread: None,
             vspace: None,
             asid: 0,
@@ -290,6 +297,21 @@ impl ArmMachine {
         #[allow(unsafe_code)]
         unsafe { uc.mem_map_ptr(base.0, size, Prot::ALL, ptr.cast()) }.map_err(emu("mapping RAM"))?;
         uc.mem_map(exit_page.0, 4096, Prot::ALL).map_err(emu("mapping the exit page"))?;
+        for (base, bytes) in uc.get_data().devices.regions() {
+            let base = base.0;
+            let read = move |uc: &mut Unicorn<'_, State>, off: u64, size: usize| -> u64 {
+                let st = uc.get_data_mut();
+                let now = st.kernel.cost().now();
+                st.devices.read(base + off, size, now)
+            };
+            let write = move |uc: &mut Unicorn<'_, State>, off: u64, size: usize, v: u64| {
+                let st = uc.get_data_mut();
+                let now = st.kernel.cost().now();
+                st.devices.write(base + off, size, v, now);
+                refresh_due(st);
+            };
+            uc.mmio_map(base, bytes, Some(read), Some(write)).map_err(emu("mapping a device"))?;
+        }
         uc.reg_write(RegisterARM::CPSR, USER_CPSR).map_err(emu("entering user mode"))?;
         // Only cores with the Security Extensions have SCR (asking the others makes Unicorn warn).
         let trustzone = matches!(
@@ -343,7 +365,22 @@ impl ArmMachine {
 
     /// Runs until a thread halts, no thread is runnable, or `max_cycles` simulated cycles have
     /// passed in total. Guest faults never end a run by themselves: they go to the kernel.
+    ///
+    /// With nothing to run, the processor idles until the next interrupt (if one is due before
+    /// the limit): time passes and the kernel takes it.
     pub fn run(&mut self, max_cycles: u64) -> Result<RunExit, ArmError> {
+        loop {
+            let exit = self.run_until_stop(max_cycles)?;
+            if exit != RunExit::Idle {
+                return Ok(exit);
+            }
+            if let Some(exit) = wake_from_idle(&mut self.uc) {
+                return Ok(exit);
+            }
+        }
+    }
+
+    fn run_until_stop(&mut self, max_cycles: u64) -> Result<RunExit, ArmError> {
         {
             let st = self.uc.get_data_mut();
             if let Some(t) = st.halted {
@@ -351,6 +388,7 @@ impl ArmMachine {
             }
             st.cycle_limit = Cycles(max_cycles);
             st.stop = None;
+            start_kernel_tick(st);
         }
         if self.uc.get_data().thread.is_none() {
             let r = self.uc.get_data_mut().kernel.start();
@@ -492,6 +530,19 @@ fn tlb_fill(uc: &mut Unicorn<'_, State>, va: u64, kind: MemType) -> Option<TlbEn
 /// The block hook: prices the block (cached) and charges it, with its fetches through the
 /// instruction TLB and cache.
 fn on_block(uc: &mut Unicorn<'_, State>, va: u64, size: u32) {
+    // An interrupt due: taken before this block runs (it runs, and is hooked, again when the
+    // thread resumes here).
+    let st = uc.get_data_mut();
+    if st.next_due.is_some_and(|d| st.kernel.cost().now() >= d) {
+        let (raised, exit) = take_interrupts(uc);
+        if raised {
+            if let Some(e) = exit {
+                uc.get_data_mut().stop = Some(e);
+                let _ = uc.emu_stop();
+            }
+            return;
+        }
+    }
     let st = uc.get_data_mut();
     st.fault = None;
     let Some(vs) = st.vspace else { return };
@@ -647,6 +698,54 @@ fn apply(uc: &mut Unicorn<'_, State>, r: Resume) -> Option<RunExit> {
             }
             write_context(uc, &ctx);
             None
+        }
+    }
+}
+
+/// Starts the kernel's tick (if it has a timer) and notes when the next interrupt is due.
+fn start_kernel_tick(st: &mut State) {
+    st.next_due = st.devices.start_for(&mut st.kernel);
+}
+
+/// Notes when the next interrupt is due, here and in the kernel (for its preemption points).
+fn refresh_due(st: &mut State) {
+    st.next_due = st.devices.tell(&mut st.kernel);
+}
+
+/// Takes the interrupts due now, one kernel entry each, installing what the kernel chooses
+/// after each. Returns whether any was raised, and the run's end if the kernel stopped or idled.
+fn take_interrupts(uc: &mut Unicorn<'_, State>) -> (bool, Option<RunExit>) {
+    let st = uc.get_data_mut();
+    let (lines, due) = st.devices.take_due(&mut st.kernel);
+    st.next_due = due;
+    if lines.is_empty() {
+        return (false, None);
+    }
+    // Nothing of the block about to start has run.
+    st.block = CurrentBlock::default();
+    let mut exit = None;
+    for line in lines {
+        let r = enter_kernel(uc, Event::Interrupt { line });
+        exit = apply(uc, r);
+        if matches!(exit, Some(RunExit::Halted(_) | RunExit::KernelStopped)) {
+            break;
+        }
+    }
+    (true, exit)
+}
+
+/// With nothing runnable: lets time pass to the next interrupt due before the cycle limit and
+/// takes it, until a thread can run (None) or the run ends (idle, with no interrupt to come
+/// before the limit, or stopped by the kernel).
+fn wake_from_idle(uc: &mut Unicorn<'_, State>) -> Option<RunExit> {
+    loop {
+        let st = uc.get_data_mut();
+        let Some(due) = st.next_due.filter(|d| *d < st.cycle_limit) else { return Some(RunExit::Idle) };
+        st.kernel.cost_mut().idle_until(due);
+        match take_interrupts(uc) {
+            (false, _) => return Some(RunExit::Idle),
+            (true, Some(RunExit::Idle)) => continue,
+            (true, exit) => return exit,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! `SAFETY` note.
 
 pub mod block;
+pub mod devices;
 pub mod ram;
 pub mod regs;
 

@@ -22,6 +22,7 @@ mod rdtsc;
 
 use decode::Decoder;
 use isa_common::block::{BlockCache, BlockInfo, CurrentBlock};
+use isa_common::devices::Devices;
 use isa_common::ram::Ram;
 pub use isa_common::CounterRead;
 use kernel::object::Pte;
@@ -305,6 +306,10 @@ struct State {
     blocks: BlockCache,
     /// The kernel's VM generation the emulator's translations and block prices were made for.
     vm_seen: u64,
+    /// The devices and the kernel's timer.
+    devices: Devices,
+    /// When the next interrupt is due.
+    next_due: Option<Cycles>,
     block: CurrentBlock,
     thread: Option<TcbId>,
     vspace: Option<VSpaceId>,
@@ -373,6 +378,8 @@ impl X86Machine {
             decoder,
             blocks: BlockCache::new(12),
             vm_seen: 0,
+            devices: Devices::for_isa("x86"),
+            next_due: None,
             block: CurrentBlock::default(),
             thread: None,
             vspace: None,
@@ -398,6 +405,21 @@ impl X86Machine {
         // touches the memory only while emulation is paused (hooks, between runs).
         #[allow(unsafe_code)]
         unsafe { uc.mem_map_ptr(base.0, size, Prot::ALL, ptr.cast()) }.map_err(emu("mapping RAM"))?;
+        for (base, bytes) in uc.get_data().devices.regions() {
+            let base = base.0;
+            let read = move |uc: &mut Unicorn<'_, State>, off: u64, size: usize| -> u64 {
+                let st = uc.get_data_mut();
+                let now = st.kernel.cost().now();
+                st.devices.read(base + off, size, now)
+            };
+            let write = move |uc: &mut Unicorn<'_, State>, off: u64, size: usize, v: u64| {
+                let st = uc.get_data_mut();
+                let now = st.kernel.cost().now();
+                st.devices.write(base + off, size, v, now);
+                st.next_due = st.devices.tell(&mut st.kernel);
+            };
+            uc.mmio_map(base, bytes, Some(read), Some(write)).map_err(emu("mapping a device"))?;
+        }
         write_gdt(&mut uc)?;
         match entry {
             SyscallEntry::Syscall => uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, on_syscall).map(drop),
@@ -448,7 +470,22 @@ impl X86Machine {
     }
 
     /// Runs until a thread halts, no thread is runnable, or `max_cycles` simulated cycles in total.
+    ///
+    /// With nothing to run, the processor idles until the next interrupt (if one is due before
+    /// the limit): time passes and the kernel takes it.
     pub fn run(&mut self, max_cycles: u64) -> Result<RunExit, X86Error> {
+        loop {
+            let exit = self.run_until_stop(max_cycles)?;
+            if exit != RunExit::Idle {
+                return Ok(exit);
+            }
+            if let Some(exit) = wake_from_idle(&mut self.uc) {
+                return Ok(exit);
+            }
+        }
+    }
+
+    fn run_until_stop(&mut self, max_cycles: u64) -> Result<RunExit, X86Error> {
         {
             let st = self.uc.get_data_mut();
             if let Some(t) = st.halted {
@@ -456,6 +493,7 @@ impl X86Machine {
             }
             st.cycle_limit = Cycles(max_cycles);
             st.stop = None;
+            st.next_due = st.devices.start_for(&mut st.kernel);
         }
         write_page_tables(self.uc.get_data_mut());
         if self.uc.get_data().thread.is_none() {
@@ -802,6 +840,50 @@ fn sync_vm(uc: &mut Unicorn<'_, State>) {
     let _ = uc.ctl_flush_tb();
 }
 
+/// Takes the interrupts due now, one kernel entry each (the running thread resumes at `pc`),
+/// installing what the kernel chooses after each. Returns whether any was raised, and the run's
+/// end if the kernel stopped or idled.
+fn take_interrupts(uc: &mut Unicorn<'_, State>, pc: u64) -> (bool, Option<RunExit>) {
+    let st = uc.get_data_mut();
+    let (lines, due) = st.devices.take_due(&mut st.kernel);
+    st.next_due = due;
+    if lines.is_empty() {
+        return (false, None);
+    }
+    // Nothing of the block about to start has run.
+    st.block = CurrentBlock::default();
+    let mut exit = None;
+    let mut first = true;
+    for line in lines {
+        // After the first, the thread the kernel chose is in the registers.
+        let pc_reg = if uc.get_data().mode == X86Mode::X86_64 { RegisterX86::RIP } else { RegisterX86::EIP };
+        let pc = if first { pc } else { uc.reg_read(pc_reg).unwrap_or(pc) };
+        first = false;
+        let r = enter_kernel(uc, Event::Interrupt { line }, pc);
+        exit = apply(uc, r);
+        if matches!(exit, Some(RunExit::Halted(_) | RunExit::KernelStopped)) {
+            break;
+        }
+    }
+    (true, exit)
+}
+
+/// With nothing runnable: lets time pass to the next interrupt due before the cycle limit and
+/// takes it, until a thread can run (None) or the run ends (idle, with no interrupt to come
+/// before the limit, or stopped by the kernel).
+fn wake_from_idle(uc: &mut Unicorn<'_, State>) -> Option<RunExit> {
+    loop {
+        let st = uc.get_data_mut();
+        let Some(due) = st.next_due.filter(|d| *d < st.cycle_limit) else { return Some(RunExit::Idle) };
+        st.kernel.cost_mut().idle_until(due);
+        match take_interrupts(uc, 0) {
+            (false, _) => return Some(RunExit::Idle),
+            (true, Some(RunExit::Idle)) => continue,
+            (true, exit) => return exit,
+        }
+    }
+}
+
 fn apply(uc: &mut Unicorn<'_, State>, r: Resume) -> Option<RunExit> {
     apply_with(uc, r, 0)
 }
@@ -909,6 +991,18 @@ fn on_block(uc: &mut Unicorn<'_, State>, va: u64, size: u32) {
     if va >= st.mode.geometry().kernel_base {
         return; // the ring-0 trampoline that enters user mode: not guest work
     }
+    // An interrupt due: taken before this block runs (it runs, and is hooked, again when the
+    // thread resumes here).
+    if st.next_due.is_some_and(|d| st.kernel.cost().now() >= d) {
+        let (raised, exit) = take_interrupts(uc, va);
+        if raised {
+            if let Some(e) = exit {
+                stop(uc, e);
+            }
+            return;
+        }
+    }
+    let st = uc.get_data_mut();
     let asid = st.asid;
     let (cost, pa) = match st.blocks.get(va, asid, size) {
         Some(b) => (b.cost, b.pa),

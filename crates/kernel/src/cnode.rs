@@ -24,6 +24,9 @@ use crate::tcb::{Invocation, InvocationError};
 use crate::types::{CNodeId, CPtr, EpId, NtfnId, Rights, SysError, TcbId};
 use crate::Kernel;
 
+/// seL4's `CONFIG_MAX_NUM_WORK_UNITS_PER_PREEMPTION`.
+const WORK_UNITS_PER_PREEMPTION: u32 = 100;
+
 fn illegal() -> InvocationError {
     (SysError::IllegalOperation, vec![])
 }
@@ -43,6 +46,8 @@ pub(crate) fn object_of(c: &Cap) -> Option<(u8, u64)> {
         Cap::PageTable { pt } => (9, u64::from(pt.0)),
         Cap::AsidPool { pool } => (10, u64::from(pool.0)),
         Cap::AsidControl => (11, 0),
+        Cap::IrqControl => (12, 0),
+        Cap::IrqHandler { irq } => (13, u64::from(irq)),
     })
 }
 
@@ -288,13 +293,34 @@ impl Kernel {
     }
 
     /// cteRevoke: delete every descendant of the capability.
-    pub(crate) fn cte_revoke(&mut self, s: SlotRef) {
+    /// Returns false if it stopped at a preemption point (an interrupt is due) with children
+    /// left: the caller restarts it after the interrupt.
+    pub(crate) fn cte_revoke(&mut self, s: SlotRef) -> bool {
         while let Some(next) = self.mdb_of(s).next {
             if !self.is_mdb_parent_of(s, next) {
                 break;
             }
             self.cte_delete(next);
+            if !self.preemption_point() {
+                return false;
+            }
         }
+        true
+    }
+
+    /// preemptionPoint: every `WORK_UNITS_PER_PREEMPTION` units of work, whether an interrupt
+    /// is due (false: stop here).
+    pub(crate) fn preemption_point(&mut self) -> bool {
+        self.work_units += 1;
+        if self.work_units < WORK_UNITS_PER_PREEMPTION {
+            return true;
+        }
+        self.work_units = 0;
+        if self.interrupt_due() {
+            self.preempted = true;
+            return false;
+        }
+        true
     }
 
     /// finaliseCap for the last capability to an object. Endpoints, notifications, CNodes,
@@ -359,7 +385,13 @@ impl Kernel {
                 self.vspaces[vspace.0 as usize].tables.clear();
             }
             Cap::PageTable { .. } | Cap::AsidPool { .. } => self.finalise_arch_cap(cap),
-            Cap::Null | Cap::Reply { .. } | Cap::Frame { .. } | Cap::Untyped { .. } | Cap::AsidControl => {}
+            Cap::IrqHandler { irq } => self.finalise_irq_handler(irq),
+            Cap::Null
+            | Cap::Reply { .. }
+            | Cap::Frame { .. }
+            | Cap::Untyped { .. }
+            | Cap::AsidControl
+            | Cap::IrqControl => {}
         }
     }
 
@@ -616,7 +648,8 @@ impl Kernel {
     /// original may map them); the rest are copied as they are.
     pub(crate) fn derive_cap(&self, cap: Cap) -> Option<Cap> {
         match cap {
-            Cap::Reply { .. } | Cap::Null => None,
+            // The IRQ control capability cannot be copied.
+            Cap::Reply { .. } | Cap::Null | Cap::IrqControl => None,
             Cap::Frame { frame, rights, .. } => Some(Cap::Frame { frame, rights, mapped: None }),
             Cap::PageTable { pt } => self.page_tables[pt.0 as usize].mapped.map(|_| cap),
             Cap::VSpace { vspace } => self.vspaces[vspace.0 as usize].sel4_asid.map(|_| cap),

@@ -235,7 +235,11 @@ impl Kernel {
                 None => Some(format!("ASID pool {}", pool.0)),
                 Some(p) => p.paddr.is_none().then(|| format!("ASID pool {} with memory", pool.0)),
             },
-            Cap::AsidControl => None,
+            Cap::AsidControl | Cap::IrqControl => None,
+            Cap::IrqHandler { irq } => match self.irq.state.get(irq as usize) {
+                Some(crate::irq::IrqState::Signal) => None,
+                other => Some(format!("IRQ {irq} with a handler (its state is {other:?})")),
+            },
         }
     }
 

@@ -23,6 +23,7 @@ pub mod cspace;
 mod fastpath;
 mod invariants;
 mod ipc;
+pub mod irq;
 mod notification;
 pub mod object;
 pub mod preset;
@@ -132,6 +133,12 @@ pub enum Event {
         number: u64,
         /// Architecture code.
         code: u64,
+    },
+    /// An interrupt: the interrupt controller reports `line` raised (the saved PC is where the
+    /// thread resumes; nothing may be running).
+    Interrupt {
+        /// The line (see [`irq`]).
+        line: u32,
     },
 }
 
@@ -260,6 +267,12 @@ pub struct Kernel {
     /// Counts changes to address spaces (mappings, tables, ASIDs, zeroed frames), so that a
     /// backend knows when to refresh what it derived from them.
     pub(crate) vm_generation: u64,
+    /// Interrupt state: IRQ handlers, masks, the preemption timer.
+    pub(crate) irq: irq::Interrupts,
+    /// Work done since the last preemption check (seL4's `ksWorkUnitsCompleted`).
+    pub(crate) work_units: u32,
+    /// The current operation stopped at a preemption point.
+    pub(crate) preempted: bool,
     /// The invariant that broke and stopped the run, if one did.
     violation: Option<InvariantViolation>,
 }
@@ -432,6 +445,9 @@ impl Kernel {
             asid_pools: Vec::new(),
             asid_table: Vec::new(),
             vm_generation: 0,
+            irq: irq::Interrupts::new(if cfg.isa == "x86_64" { irq::PC99 } else { irq::IMX6 }),
+            work_units: 0,
+            preempted: false,
         })
     }
 
@@ -667,6 +683,7 @@ impl Kernel {
             fault: None,
             queued: false,
             restart_pc: 0,
+            time_slice: self.irq.time_slice,
             own_ep: None,
             bound_ntfn: None,
             mcp,

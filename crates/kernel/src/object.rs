@@ -170,6 +170,13 @@ pub enum Cap {
         /// The pool.
         pool: AsidPoolId,
     },
+    /// The authority to issue IRQ handler capabilities (seL4's `irq_control_cap`).
+    IrqControl,
+    /// The authority to handle one IRQ: Ack, SetNotification, Clear.
+    IrqHandler {
+        /// The IRQ.
+        irq: u32,
+    },
 }
 
 /// The rights a frame capability allows its mappings (seL4's `vm_rights_t`).
@@ -220,6 +227,8 @@ impl Cap {
             Cap::PageTable { .. } => "page_table_cap",
             Cap::AsidControl => "asid_control_cap",
             Cap::AsidPool { .. } => "asid_pool_cap",
+            Cap::IrqControl => "irq_control_cap",
+            Cap::IrqHandler { .. } => "irq_handler_cap",
         }
     }
 }
@@ -352,6 +361,8 @@ pub struct Tcb {
     /// The notification bound to this thread (seL4's `tcbBoundNotification`): a signal to it
     /// wakes the thread also while it waits on an endpoint.
     pub bound_ntfn: Option<NtfnId>,
+    /// Preemption-timer ticks left in its time slice (seL4's `tcbTimeSlice`).
+    pub time_slice: u32,
 }
 
 /// An endpoint's state (seL4's `EPState`).

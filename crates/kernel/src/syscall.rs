@@ -36,7 +36,10 @@ impl Kernel {
     fn handle_entry(&mut self, event: Event, mem: &mut dyn PhysMem) -> Resume {
         self.stats.entries += 1;
         let Some(t) = self.current else {
-            // Nothing was running: nothing to do but choose.
+            // Nothing was running: an interrupt may make something runnable; then choose.
+            if let Event::Interrupt { line } = event {
+                self.handle_interrupt(line);
+            }
             self.sched.action = crate::SchedulerAction::ChooseNewThread;
             return self.exit(None);
         };
@@ -48,6 +51,7 @@ impl Kernel {
         let regs = self.regs_bytes();
         self.touch_tcb(t, self.layout.tcb_regs, regs);
         match event {
+            Event::Interrupt { line } => self.handle_interrupt(line),
             Event::Syscall => {
                 let pc = self.reg(t, self.abi.pc);
                 self.tcbs[t.0 as usize].restart_pc = pc.wrapping_sub(self.abi.syscall_insn_bytes);
@@ -223,6 +227,8 @@ impl Kernel {
                     (Cap::PageTable { .. }, Some(slot)) => self.invoke_page_table(slot, &inv),
                     (Cap::AsidControl, _) => self.invoke_asid_control(&inv),
                     (Cap::AsidPool { pool }, _) => self.invoke_asid_pool(pool, &inv),
+                    (Cap::IrqControl, Some(slot)) => self.invoke_irq_control(slot, &inv),
+                    (Cap::IrqHandler { irq }, _) => self.invoke_irq_handler(irq, &inv),
                     // The ARM page directory's cache operations are not modelled; x86-64's PML4
                     // has no invocations.
                     (Cap::VSpace { .. }, _) => Err((SysError::IllegalOperation, vec![])),
@@ -230,6 +236,10 @@ impl Kernel {
                 }
             }
         };
+        // Stopped at a preemption point: the thread restarts the system call after the interrupt.
+        if std::mem::take(&mut self.preempted) {
+            return;
+        }
         match result {
             Err((e, detail)) => {
                 if self.tcbs[t.0 as usize].state == ThreadState::Restart {

@@ -115,7 +115,9 @@ impl Kernel {
                 (t.paddr.0, self.geo.table_bytes(usize::from(t.level).max(1)))
             }
             Cap::AsidPool { pool } => (self.asid_pools.get(pool.0 as usize)?.paddr?.0, 4096),
-            Cap::Null | Cap::Reply { .. } | Cap::AsidControl => return None,
+            Cap::Null | Cap::Reply { .. } | Cap::AsidControl | Cap::IrqControl | Cap::IrqHandler { .. } => {
+                return None
+            }
         })
     }
 

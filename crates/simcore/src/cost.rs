@@ -320,6 +320,14 @@ impl CostModel {
         self.ledger.set_thread(t);
     }
 
+    /// Lets time pass with nothing running, up to `until` (no category is charged).
+    pub fn idle_until(&mut self, until: Cycles) {
+        let now = self.ledger.now();
+        if until > now {
+            self.ledger.idle(Cycles(until.0 - now.0));
+        }
+    }
+
     /// Charges `c` cycles to `cat`.
     pub fn charge(&mut self, cat: Category, c: Cycles) {
         self.charge_as(cat, c, String::new);

@@ -156,7 +156,13 @@ impl Ledger {
         Ledger::default()
     }
 
-    /// Charges `c` cycles to `cat` and to the current thread.
+    /// Lets `c` cycles pass with nothing running (the processor idles until an interrupt):
+    /// time advances, no category or thread is charged.
+    pub fn idle(&mut self, c: Cycles) {
+        self.now += c.0;
+    }
+
+    /// Charges `c` cycles to `cat` (and to the current thread, if any).
     pub fn charge(&mut self, cat: Category, c: Cycles) {
         if c.0 == 0 {
             return;
