@@ -121,6 +121,9 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("vm-asid"),
     c_guest!("vm-large-pages"),
     c_guest!("vm-revoke"),
+    c_guest!("irq-timer"),
+    c_guest!("sched-preempt"),
+    c_guest!("revoke-preempt"),
 ];
 
 /// The TOML of a built-in profile.

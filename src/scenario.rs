@@ -60,6 +60,12 @@ pub struct Scenario {
     /// Simulated cycles to run at most.
     #[serde(default)]
     pub max_cycles: Option<u64>,
+    /// The kernel's preemption timer: a tick every so many cycles (default: no ticks).
+    #[serde(default)]
+    pub timer_tick: Option<u64>,
+    /// The time slice in ticks (default 5, seL4's); needs `timer_tick`.
+    #[serde(default)]
+    pub time_slice: Option<u32>,
     /// Endpoints, by name.
     #[serde(default)]
     pub endpoint: Vec<Named>,
@@ -197,7 +203,13 @@ impl Scenario {
 
     /// Builds the system and runs it. ELF paths are relative to `dir`.
     pub fn run(&self, dir: &Path, max_cycles: Option<u64>) -> Result<ScenarioReport, Error> {
-        let mut sys = System::new(SystemConfig::builtin(&self.arch, &self.uarch, &self.kernel)?)?;
+        let mut config = SystemConfig::builtin(&self.arch, &self.uarch, &self.kernel)?;
+        config.timer = match (self.timer_tick, self.time_slice) {
+            (Some(tick), slice) => Some((tick, slice.unwrap_or(5))),
+            (None, Some(_)) => return Err(Error::Invalid("`time_slice` needs `timer_tick`".into())),
+            (None, None) => None,
+        };
+        let mut sys = System::new(config)?;
         let mut eps: BTreeMap<&str, EpId> = BTreeMap::new();
         let mut ntfns: BTreeMap<&str, NtfnId> = BTreeMap::new();
         for e in &self.endpoint {

@@ -43,6 +43,10 @@ pub struct SystemConfig {
     /// [`Error::Invariant`]). On by default in debug builds (so in `cargo test`), off in release
     /// builds, where it would slow long runs; it never changes a cycle.
     pub check_invariants: bool,
+    /// The kernel's preemption timer: a tick every so many cycles and a time slice of so many
+    /// ticks (seL4's `CONFIG_TIMER_TICK_MS` and `CONFIG_TIME_SLICE`). None (the default): no
+    /// ticks, so that a measurement sees no timer interrupts.
+    pub timer: Option<(u64, u32)>,
 }
 
 impl SystemConfig {
@@ -119,6 +123,7 @@ impl SystemConfig {
             ram_mib: 64,
             kernel_text_offset: 0,
             check_invariants: cfg!(debug_assertions),
+            timer: None,
         })
     }
 }
@@ -230,11 +235,12 @@ impl<'a> ThreadSpec<'a> {
 
     /// Starts the thread as seL4 starts its root task: priority and MCP 255, a root CNode of
     /// 2^12 slots (guard of the rest of the word) holding the initial capabilities in seL4's slots
-    /// (1 its TCB, 2 the CNode, 3 its VSpace, 5 ASID control, 6 its ASID pool, 9 the
-    /// boot-information frame, 10 its IPC buffer frame; the IRQ, I/O and domain capabilities are
-    /// not modelled yet and stay empty), from slot 16 a capability per page table of its address
+    /// (1 its TCB, 2 the CNode, 3 its VSpace, 4 IRQ control, 5 ASID control, 6 its ASID pool,
+    /// 9 the boot-information frame, 10 its IPC buffer frame; the I/O and domain capabilities are
+    /// not modelled and stay empty), from slot 16 a capability per page table of its address
     /// space and then per page of its image, all mapped, then an untyped capability per
-    /// block of all remaining RAM; `seL4_BootInfo` in a frame mapped after its image, whose
+    /// block of all remaining RAM and a device untyped per device (the timer's page);
+    /// `seL4_BootInfo` in a frame mapped after its image, whose
     /// address it finds in its first argument register (r0 / rdi). It must be the last thing
     /// built: it owns all memory left. Capabilities given with [`ThreadSpec::cap`] are refused.
     pub fn root_task(mut self) -> Self {
@@ -326,7 +332,13 @@ impl System {
             cost.set_global_pages(paging.global_kernel);
             cost.set_tlb_tagged(f.pcid && uses.pcid);
         }
-        let kernel = Kernel::new(kcfg, cost)?;
+        let mut kernel = Kernel::new(kcfg, cost)?;
+        if let Some((period, slice)) = config.timer {
+            if period == 0 || slice == 0 {
+                return Err(Error::Invalid("a timer tick and a time slice must be at least 1".into()));
+            }
+            kernel.set_timer(period, slice);
+        }
         let machine = Machine::new(kernel, &config.profile.unicorn_cpu, arch, facts.entry, paging)?;
         Ok(System { config, machine, threads: vec![], facts, sealed: false })
     }
@@ -466,7 +478,9 @@ impl System {
         }
         let bootinfo = if spec.root_task {
             let ipc = image.symbol("ipc_buffer").map(|s| s.value);
-            Some(boot_root_task(k, ram, t, cnode, root, vs, &image_frames, ipc, facts.abi.word_bytes)?)
+            let devices = isa_common::devices::Devices::for_isa(facts.isa).infos();
+            let image = RootImage { frames: &image_frames, ipc_buffer: ipc, devices: &devices };
+            Some(boot_root_task(k, ram, t, cnode, root, vs, &image, facts.abi.word_bytes)?)
         } else {
             None
         };
@@ -549,6 +563,14 @@ impl System {
     }
 }
 
+/// What boot gives the root task besides memory: its image's frames (virtual address, frame,
+/// writable), its IPC buffer's address, and the platform's devices.
+struct RootImage<'a> {
+    frames: &'a [(u64, kernel::types::FrameId, bool)],
+    ipc_buffer: Option<u64>,
+    devices: &'a [isa_common::devices::DeviceInfo],
+}
+
 /// What seL4's boot does for its root task, after the image is loaded: the initial capabilities
 /// in their slots, the image's frames, all remaining memory as untypeds, and `seL4_BootInfo` in a
 /// frame mapped after the image (the page after a one-page gap). Returns the boot-information
@@ -561,16 +583,16 @@ fn boot_root_task(
     cnode: kernel::types::CNodeId,
     root: Cap,
     vs: VSpaceId,
-    image_frames: &[(u64, kernel::types::FrameId, bool)],
-    ipc_buffer: Option<u64>,
+    image: &RootImage<'_>,
     word_bytes: u32,
 ) -> Result<u64, Error> {
+    let (image_frames, ipc_buffer) = (image.frames, image.ipc_buffer);
     let image_end = image_frames.iter().map(|(va, _, _)| va + 4096).max().unwrap_or(0x10000);
     let bi_va = image_end + 4096;
     let bi_frame = k.create_frame()?;
     k.map_frame(vs, bi_va, bi_frame, VmRights { read: true, write: false, exec: false })?;
     // The fixed initial capabilities (seL4_RootCNodeCapSlots); those of objects l4sim does not
-    // have yet (IRQ control, I/O ports and space, domain) stay empty.
+    // have (I/O ports and space, domain) stay empty.
     let frame_cap = |frame, vaddr, writable: bool| Cap::Frame {
         frame,
         rights: if writable { FrameRights::ReadWrite } else { FrameRights::ReadOnly },
@@ -579,6 +601,7 @@ fn boot_root_task(
     k.set_cap(cnode, 1, Cap::Tcb { tcb: t })?;
     k.set_cap(cnode, 2, root)?;
     k.set_cap(cnode, 3, Cap::VSpace { vspace: vs })?;
+    k.set_cap(cnode, 4, Cap::IrqControl)?;
     k.set_cap(cnode, 5, Cap::AsidControl)?;
     let pool = k.initial_asid_pool_cap()?;
     k.set_cap(cnode, 6, pool)?;
@@ -601,14 +624,19 @@ fn boot_root_task(
         slot += 1;
     }
     let frames_end = slot;
-    let untypeds = k.claim_remaining_memory(MAX_BOOTINFO_UNTYPEDS.min((1 << ROOT_CNODE_RADIX) - slot));
+    let room = MAX_BOOTINFO_UNTYPEDS.min((1 << ROOT_CNODE_RADIX) - slot).saturating_sub(image.devices.len());
+    let mut untypeds = k.claim_remaining_memory(room);
+    // Then the devices' registers, as device untypeds (one page each).
+    for d in image.devices {
+        untypeds.push(k.create_device_untyped(d.paddr, 12)?);
+    }
     let untyped_start = slot;
     let mut list = Vec::new();
     for ut in untypeds {
         let (paddr, bits) = k.untyped_region(ut).ok_or_else(|| Error::Invalid("untyped vanished".into()))?;
         // Boot's untypeds are "full": the first Retype (which finds no children) starts them anew.
         k.set_cap(cnode, slot, Cap::Untyped { ut, free: 1 << bits })?;
-        list.push((paddr, bits));
+        list.push((paddr, bits, k.untyped_is_device(ut)));
         slot += 1;
     }
     // seL4_BootInfo, word by word (libsel4 bootinfo_types.h).
@@ -632,11 +660,12 @@ fn boot_root_task(
     for x in words {
         bytes.extend_from_slice(&x.to_le_bytes()[..w as usize]);
     }
-    for (paddr, bits) in list {
+    for (paddr, bits, device) in list {
         // seL4_UntypedDesc: paddr, sizeBits, isDevice, padding to two words.
         bytes.extend_from_slice(&paddr.0.to_le_bytes()[..w as usize]);
         let mut rest = vec![0u8; w as usize];
         rest[0] = bits;
+        rest[1] = u8::from(device);
         bytes.extend_from_slice(&rest);
     }
     if !ram.write(bi_pa, &bytes) {

@@ -14,8 +14,14 @@ const MACHINES: [(&str, &str); 2] = [("armv7", "cortex-a9"), ("x86_64", "haswell
 /// A scenario's system on one machine, invariant checking on (as in every debug build, but
 /// said explicitly so that a release-mode test run checks too).
 fn system(arch: &str, uarch: &str) -> System {
+    system_with_timer(arch, uarch, None)
+}
+
+/// As [`system`], with the kernel's preemption timer (tick period in cycles, slice in ticks).
+fn system_with_timer(arch: &str, uarch: &str, timer: Option<(u64, u32)>) -> System {
     let mut cfg = SystemConfig::builtin(arch, uarch, "sel4").unwrap();
     cfg.check_invariants = true;
+    cfg.timer = timer;
     System::new(cfg).unwrap()
 }
 
@@ -72,8 +78,13 @@ fn run_to_pass(mut sys: System, main: TcbId, what: &str) -> String {
 
 /// Runs a scenario program started as seL4's root task, on both machines.
 fn run_root_task(name: &str) {
+    run_root_task_with_timer(name, None);
+}
+
+/// As [`run_root_task`], with the kernel's preemption timer.
+fn run_root_task_with_timer(name: &str, timer: Option<(u64, u32)>) {
     for (arch, uarch) in MACHINES {
-        let mut sys = system(arch, uarch);
+        let mut sys = system_with_timer(arch, uarch, timer);
         let r = sys.thread(ThreadSpec::new("root", elf(arch, name)).root_task()).unwrap();
         run_to_pass(sys, r, &format!("{name} on {arch}"));
     }
@@ -484,4 +495,26 @@ fn large_pages_map_and_exclude_what_sel4_excludes() {
 #[test]
 fn revoking_an_untyped_takes_its_address_space_objects() {
     run_root_task("vm-revoke");
+}
+
+/// Interrupts: a user-level timer driver (device frame, IRQ handler, badged notification, Ack),
+/// an interrupt that comes while masked delivered at Ack, IRQ control's checks.
+#[test]
+fn a_timer_driver_gets_its_interrupts_as_signals() {
+    run_root_task("irq-timer");
+}
+
+/// Scheduling: the preemption timer (5000-cycle ticks, 2-tick slices) shares the processor
+/// round-robin between spinning threads of equal priority; a lower priority starves until they
+/// are suspended.
+#[test]
+fn the_preemption_timer_drives_round_robin() {
+    run_root_task_with_timer("sched-preempt", Some((5000, 2)));
+}
+
+/// Revoke of a large tree: preempted by an interrupt (a higher-priority driver runs while it is
+/// half done), then restarted and completed.
+#[test]
+fn a_long_revoke_is_preempted_and_restarted() {
+    run_root_task("revoke-preempt");
 }

@@ -8,14 +8,17 @@
 //! CNode or address space a thread still uses is never finalised under it. Reply capabilities
 //! stay outside the tree (their lifetime is the call's), as do the TCB-held copies.
 //!
-//! Deletion has seL4's preemption points (every CNode slot finalised, every child revoked), but
-//! nothing can preempt it yet: the kernel has no interrupts until the timer arrives, so a
-//! Revoke or Delete always runs to completion. Objects are never freed: without Untyped memory
-//! there is nothing to return them to; a finalised object stays, unreachable.
+//! Revoke has seL4's preemption point: every 100 capabilities deleted it checks whether an
+//! interrupt is due, and if so stops; the thread restarts the Revoke after the interrupt.
+//! Deleting a CNode's contents with it is not preemptible here (seL4 does it through a Zombie
+//! capability, slot by slot): a Delete always runs to completion. A finalised object is dead:
+//! no capability may name it, and its memory can be retyped once its untyped is revoked.
 //!
 //! Pricing: the presets count no CNode operations yet; an invocation is charged the
 //! `decode_invocation` step, one `lookup_level` step per CNode level resolved, and its slot
-//! accesses.
+//! accesses; each capability deleted (by Delete, Revoke, or with its CNode) is charged one more
+//! `decode_invocation` step as a stand-in for cteDelete's work, so that a long Revoke takes time
+//! and meets its preemption points.
 
 use crate::abi::Label;
 use crate::cspace::{self, LookupFault, SlotRef};
@@ -286,6 +289,8 @@ impl Kernel {
         if cap == Cap::Null {
             return;
         }
+        // Stand-in price of cteDelete's work until the presets count it (see the module note).
+        self.charge_step(crate::preset::StepId::DecodeInvocation, simcore::Category::KernelPath);
         if self.is_final(s) {
             self.finalise_cap(cap);
         }

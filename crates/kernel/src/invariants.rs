@@ -142,7 +142,14 @@ impl Kernel {
             .filter(|(i, _)| !self.dead.contains(&(8, *i as u64)))
             .map(|(i, u)| (u.paddr.0, 1u64 << u.size_bits, format!("untyped {i}")))
             .collect();
+        // Device memory lies outside RAM, inside the device regions.
+        let devices: Vec<(u64, u64)> =
+            self.untypeds.iter().filter(|u| u.device).map(|u| (u.paddr.0, 1u64 << u.size_bits)).collect();
+        let in_device = |s: u64, b: u64| devices.iter().any(|(d, n)| s >= *d && s + b <= d + n);
         for (start, bytes, what) in ranges.iter().chain(&untyped) {
+            if in_device(*start, *bytes) {
+                continue;
+            }
             if *start < lo || start.checked_add(*bytes).is_none_or(|end| end > hi) {
                 return violation("memory", format!("{what} at {start:#x}+{bytes:#x} lies outside RAM"));
             }

@@ -58,8 +58,6 @@ pub const PC99: IrqPlatform = IrqPlatform { max_irq: 125, timer_irq: 124, ioapic
 const ARM_ISSUE_TRIGGER: u64 = 48;
 /// x86-64's `X86IRQIssueIRQHandlerIOAPIC` (pc99, IOMMU on).
 const X86_ISSUE_IOAPIC: u64 = 54;
-/// x86-64's `X86IRQIssueIRQHandlerMSI`.
-const X86_ISSUE_MSI: u64 = 55;
 /// Pins of the modelled I/O APIC.
 const IOAPIC_PINS: u64 = 24;
 
@@ -211,9 +209,9 @@ impl Kernel {
                     return Err((SysError::RangeError, vec![0, IOAPIC_PINS - 1]));
                 }
                 (vector + u64::from(user_min), inv.mrs[0], inv.mrs[1], inv.caps[0], Some(pin))
-            } else if label == X86_ISSUE_MSI && x86.is_some() {
-                return Err((SysError::IllegalOperation, vec![]));
             } else {
+                // Everything else, x86-64's MSI routes among them (`X86IRQIssueIRQHandlerMSI`,
+                // 55: the simulated machine has no PCI devices), is refused.
                 return Err((SysError::IllegalOperation, vec![]));
             };
         let max = u64::from(self.irq.platform.max_irq);

@@ -583,7 +583,7 @@ impl Kernel {
     pub fn create_frame(&mut self) -> Result<FrameId, KernelError> {
         let size = 1u64 << self.geo.page_bits;
         let paddr = self.alloc_phys(size, size)?;
-        self.frames.push(Frame { paddr, size_bits: self.geo.page_bits as u8 });
+        self.frames.push(Frame { paddr, size_bits: self.geo.page_bits as u8, device: false });
         Ok(FrameId((self.frames.len() - 1) as u32))
     }
 

@@ -461,6 +461,8 @@ pub struct Frame {
     pub paddr: PAddr,
     /// log2 of the size.
     pub size_bits: u8,
+    /// Device memory (a device's registers, outside RAM).
+    pub device: bool,
 }
 
 /// A page-table object below the VSpace root, made by Retype.

@@ -40,7 +40,8 @@ impl Kernel {
             if let Event::Interrupt { line } = event {
                 self.handle_interrupt(line);
             }
-            self.sched.action = crate::SchedulerAction::ChooseNewThread;
+            // (A thread the interrupt woke and chose to switch to goes to its ready queue.)
+            self.reschedule_required();
             return self.exit(None);
         };
         let prev = Some(t);

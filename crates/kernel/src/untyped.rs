@@ -62,6 +62,30 @@ impl Kernel {
         Ok(UntypedId((self.untypeds.len() - 1) as u32))
     }
 
+    /// A device untyped region: a device's registers at `paddr` (outside RAM), from which only
+    /// frames and untypeds can be made (as boot lists the platform's devices).
+    pub fn create_device_untyped(
+        &mut self,
+        paddr: PAddr,
+        size_bits: u8,
+    ) -> Result<UntypedId, crate::KernelError> {
+        let bytes = 1u64 << size_bits;
+        let (lo, hi) = (self.ram_base.0, self.ram_base.0 + self.ram_size);
+        if paddr.0 % bytes != 0 || (paddr.0 < hi && paddr.0 + bytes > lo) {
+            return Err(crate::KernelError::Invalid(format!(
+                "a device region at {:#x}+{bytes:#x} must be aligned and outside RAM",
+                paddr.0
+            )));
+        }
+        self.untypeds.push(Untyped { paddr, size_bits, device: true });
+        Ok(UntypedId((self.untypeds.len() - 1) as u32))
+    }
+
+    /// Whether an untyped region is device memory.
+    pub fn untyped_is_device(&self, ut: UntypedId) -> bool {
+        self.untypeds.get(ut.0 as usize).is_some_and(|u| u.device)
+    }
+
     /// Boot's create_untypeds: all RAM not yet allocated becomes untyped regions, cut greedily
     /// from the start into the largest naturally aligned power-of-two blocks (2^4 to
     /// seL4_MaxUntypedBits; smaller fragments are dropped), at most `max` of them. Afterwards

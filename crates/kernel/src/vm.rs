@@ -188,7 +188,7 @@ impl Kernel {
                 if !device {
                     mem.zero(paddr, 1u64 << bits);
                 }
-                self.frames.push(Frame { paddr, size_bits: bits });
+                self.frames.push(Frame { paddr, size_bits: bits, device });
                 let frame = FrameId((self.frames.len() - 1) as u32);
                 Cap::Frame { frame, rights: FrameRights::ReadWrite, mapped: None }
             }
