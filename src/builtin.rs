@@ -124,6 +124,9 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("irq-timer"),
     c_guest!("sched-preempt"),
     c_guest!("revoke-preempt"),
+    c_guest!("irq-bound"),
+    c_guest!("vm-pager"),
+    c_guest!("vm-ipc-buffer"),
 ];
 
 /// The TOML of a built-in profile.

@@ -194,6 +194,11 @@ fn run_builds_a_system_from_a_scenario_file_and_reports_it() {
     assert_eq!(x86["threads"][0]["output"].as_str().unwrap().trim(), "PASS 30");
     let boot = json(&format!("{root}/fixtures/scenarios/root-task.toml"));
     assert!(boot["threads"][0]["output"].as_str().unwrap().starts_with("PASS"), "{boot}");
+    // With timer ticks and device interrupts too: deterministic, and the equals shared the CPU.
+    let tick = format!("{root}/fixtures/scenarios/preemption.toml");
+    let p = json(&tick);
+    assert_eq!(p, json(&tick), "two runs with interrupts, one report");
+    assert!(p["threads"][0]["output"].as_str().unwrap().starts_with("PASS"), "{p}");
 
     let dir = std::env::temp_dir().join(format!("l4sim-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -204,6 +209,8 @@ fn run_builds_a_system_from_a_scenario_file_and_reports_it() {
         ("bad-rights", "arch = \"armv7\"\nuarch = \"cortex-a9\"\n[[endpoint]]\nname = \"e\"\n[[thread]]\nname = \"t\"\nguest = \"notifications\"\ncaps = [{ slot = 1, endpoint = \"e\", rights = \"rx\" }]\n", "rights `rx`"),
         ("missing-elf", "arch = \"armv7\"\nuarch = \"cortex-a9\"\n[[thread]]\nname = \"t\"\nelf = \"nothing-here.elf\"\n", "cannot read"),
         ("unknown-field", "arch = \"armv7\"\nuarch = \"cortex-a9\"\ncolour = \"blue\"\n", "colour"),
+        ("slice-without-tick", "arch = \"armv7\"\nuarch = \"cortex-a9\"\ntime_slice = 3\n", "needs `timer_tick`"),
+        ("zero-tick", "arch = \"armv7\"\nuarch = \"cortex-a9\"\ntimer_tick = 0\n", "at least 1"),
         ("bad-slot", "arch = \"armv7\"\nuarch = \"cortex-a9\"\n[[endpoint]]\nname = \"e\"\n[[thread]]\nname = \"t\"\nguest = \"notifications\"\ncaps = [{ slot = 9999, endpoint = \"e\" }]\n", "slot"),
     ] {
         let f = dir.join(format!("{name}.toml"));

@@ -518,3 +518,24 @@ fn the_preemption_timer_drives_round_robin() {
 fn a_long_revoke_is_preempted_and_restarted() {
     run_root_task("revoke-preempt");
 }
+
+/// Interrupts and binding: a driver's bound notification, signalled by an IRQ, ends its endpoint
+/// Recv between client calls; a cleared handler signals nothing.
+#[test]
+fn a_driver_gets_interrupts_and_calls_through_one_recv() {
+    run_root_task("irq-bound");
+}
+
+/// Virtual memory: demand paging; a pager maps a new, filled frame for each VM fault of a thread
+/// in another address space, and the thread's access restarts on the reply.
+#[test]
+fn a_pager_pages_in_on_faults() {
+    run_root_task("vm-pager");
+}
+
+/// Virtual memory and IPC: an IPC buffer in a retyped frame carries long messages; unmapped, the
+/// thread receives only its message registers.
+#[test]
+fn an_ipc_buffer_in_a_frame_of_its_own_carries_long_messages() {
+    run_root_task("vm-ipc-buffer");
+}
