@@ -127,6 +127,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("irq-bound"),
     c_guest!("vm-pager"),
     c_guest!("vm-ipc-buffer"),
+    c_guest!("delete-preempt"),
 ];
 
 /// The TOML of a built-in profile.

@@ -539,3 +539,10 @@ fn a_pager_pages_in_on_faults() {
 fn an_ipc_buffer_in_a_frame_of_its_own_carries_long_messages() {
     run_root_task("vm-ipc-buffer");
 }
+
+/// Deleting a large CNode: its contents go slot by slot with preemption points; a due interrupt
+/// lets a higher-priority driver run while it is half done, and the Delete then completes.
+#[test]
+fn deleting_a_large_cnode_is_preempted_and_restarted() {
+    run_root_task("delete-preempt");
+}

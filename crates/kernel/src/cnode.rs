@@ -8,11 +8,14 @@
 //! CNode or address space a thread still uses is never finalised under it. Reply capabilities
 //! stay outside the tree (their lifetime is the call's), as do the TCB-held copies.
 //!
-//! Revoke has seL4's preemption point: every 100 capabilities deleted it checks whether an
-//! interrupt is due, and if so stops; the thread restarts the Revoke after the interrupt.
-//! Deleting a CNode's contents with it is not preemptible here (seL4 does it through a Zombie
-//! capability, slot by slot): a Delete always runs to completion. A finalised object is dead:
-//! no capability may name it, and its memory can be retyped once its untyped is revoked.
+//! Revoke and Delete have seL4's preemption points: every 100 capabilities deleted (by a Revoke,
+//! or with a CNode whose last capability is deleted) they check whether an interrupt is due, and
+//! if so stop; the thread restarts its system call after the interrupt and the work goes on where
+//! it stopped. One difference: a CNode half emptied that way keeps its capability as it was until
+//! the deletion completes, where seL4 turns it into a Zombie that nothing else may use.
+//!
+//! A finalised object is dead: no capability may name it, and its memory can be retyped once its
+//! untyped is revoked.
 //!
 //! Pricing: the presets count no CNode operations yet; an invocation is charged the
 //! `decode_invocation` step, one `lookup_level` step per CNode level resolved, and its slot
@@ -282,19 +285,23 @@ impl Kernel {
 
     /// cteDelete: finalise the capability if it is the last one to its object, then empty the
     /// slot.
-    pub(crate) fn cte_delete(&mut self, s: SlotRef) {
+    ///
+    /// Returns false if it stopped at a preemption point (deleting a CNode's contents), with the
+    /// capability still in its slot.
+    pub(crate) fn cte_delete(&mut self, s: SlotRef) -> bool {
         // A frame capability's own mapping goes with it, final or not.
         self.unmap_frame_cap(s);
         let cap = self.slot_cap(s);
         if cap == Cap::Null {
-            return;
+            return true;
         }
         // Stand-in price of cteDelete's work until the presets count it (see the module note).
         self.charge_step(crate::preset::StepId::DecodeInvocation, simcore::Category::KernelPath);
-        if self.is_final(s) {
-            self.finalise_cap(cap);
+        if self.is_final(s) && !self.finalise_cap(cap) {
+            return false;
         }
         self.empty_slot(s);
+        true
     }
 
     /// cteRevoke: delete every descendant of the capability.
@@ -305,8 +312,7 @@ impl Kernel {
             if !self.is_mdb_parent_of(s, next) {
                 break;
             }
-            self.cte_delete(next);
-            if !self.preemption_point() {
+            if !self.cte_delete(next) || !self.preemption_point() {
                 return false;
             }
         }
@@ -330,7 +336,10 @@ impl Kernel {
 
     /// finaliseCap for the last capability to an object. Endpoints, notifications, CNodes,
     /// threads and untyped regions die with it (their memory may be retyped again).
-    fn finalise_cap(&mut self, cap: Cap) {
+    ///
+    /// Returns false if a CNode's contents were not all deleted (an interrupt is due): the
+    /// capability stays, the CNode partly emptied, and a restarted deletion goes on from there.
+    fn finalise_cap(&mut self, cap: Cap) -> bool {
         // Untyped capabilities are always "final" (seL4's sameObjectAs never matches them), but
         // the region lives on while another capability (a copy) names it.
         let region_lives_on = matches!(cap, Cap::Untyped { .. })
@@ -347,11 +356,6 @@ impl Kernel {
                 | Cap::VSpace { .. }
                 | Cap::AsidPool { .. }
         );
-        if dies && !region_lives_on {
-            if let Some(o) = object_of(&cap) {
-                self.dead.insert(o);
-            }
-        }
         match cap {
             Cap::Endpoint { ep, .. } => self.cancel_all_ipc(ep),
             Cap::Notification { ntfn, .. } => {
@@ -376,11 +380,16 @@ impl Kernel {
                 // The CNode's contents go with it (seL4 does this through a Zombie, slot by
                 // slot, with a preemption point each).
                 if self.finalising.contains(&cnode) {
-                    return;
+                    return true;
                 }
                 self.finalising.push(cnode);
                 for index in 0..self.cnodes[cnode.0 as usize].slots.len() {
-                    self.cte_delete(SlotRef { cnode, index });
+                    let slot = SlotRef { cnode, index };
+                    let held = self.slot_cap(slot) != Cap::Null;
+                    if !self.cte_delete(slot) || (held && !self.preemption_point()) {
+                        self.finalising.retain(|c| *c != cnode);
+                        return false;
+                    }
                 }
                 self.finalising.retain(|c| *c != cnode);
             }
@@ -398,6 +407,12 @@ impl Kernel {
             | Cap::AsidControl
             | Cap::IrqControl => {}
         }
+        if dies && !region_lives_on {
+            if let Some(o) = object_of(&cap) {
+                self.dead.insert(o);
+            }
+        }
+        true
     }
 
     /// Threads taken off a queue restart their system calls.
