@@ -606,7 +606,9 @@ fn the_derivation_tree_keeps_its_shape_through_insert_swap_revoke_and_delete() {
 }
 
 /// Random sequences of invocations on the client's own CSpace, with capabilities as resources:
-/// made by earlier Retypes and Mints, copied, moved, deleted, revoked. The invariant checker
+/// made by earlier Retypes and Mints, copied, moved, deleted, revoked; frames and page tables
+/// mapped and unmapped, VSpace roots assigned ASIDs; IRQ handlers issued, pointed at
+/// notifications and acknowledged, and interrupts raised. The invariant checker
 /// runs after every kernel entry (a broken invariant stops the kernel and fails the case); a
 /// reference model of which slots hold which kind of capability predicts every result it can
 /// (errors change nothing; DeleteFirst exactly when the destination is full; FailedLookup for an
@@ -623,6 +625,7 @@ mod random_invocations {
     const SLOTS: u64 = 12;
     const VS_SLOT: u64 = FIRST + SLOTS + 2;
     const POOL_SLOT: u64 = VS_SLOT + 1;
+    const IRQ_CONTROL_SLOT: u64 = POOL_SLOT + 1;
 
     #[derive(Clone, Debug)]
     enum Op {
@@ -643,6 +646,10 @@ mod random_invocations {
         PtMap { slot: u64, page: u64 },
         PtUnmap { slot: u64 },
         Assign { slot: u64 },
+        IssueIrq { irq: u64, dest: u64 },
+        IrqSetNotification { slot: u64, ntfn: u64 },
+        IrqAck { slot: u64 },
+        Interrupt { line: u32 },
     }
 
     /// Where the VM operations map: pages in two page tables' ranges of the client's space.
@@ -680,6 +687,13 @@ mod random_invocations {
             3 => (slot(), 0u64..8).prop_map(|(slot, page)| Op::PtMap { slot, page }),
             1 => slot().prop_map(|slot| Op::PtUnmap { slot }),
             1 => slot().prop_map(|slot| Op::Assign { slot }),
+            // Interrupts: handlers issued (some IRQs out of range or the kernel's), pointed at
+            // notifications, acknowledged; lines raised.
+            1 => (prop::sample::select(vec![87u64, 88, 29, 160]), slot())
+                .prop_map(|(irq, dest)| Op::IssueIrq { irq, dest }),
+            1 => (slot(), slot()).prop_map(|(slot, ntfn)| Op::IrqSetNotification { slot, ntfn }),
+            1 => slot().prop_map(|slot| Op::IrqAck { slot }),
+            1 => prop::sample::select(vec![87u32, 88, 29, 300]).prop_map(|line| Op::Interrupt { line }),
             // Frames and page tables to map.
             2 => (prop::sample::select(vec![6u64, 10]), 0u64..SLOTS, 1u64..3)
                 .prop_map(|(ty, offset, n)| Op::Retype { ty, size: 0, offset: FIRST + offset, n }),
@@ -695,6 +709,8 @@ mod random_invocations {
         s: Sys,
         ipc_pa: PAddr,
         client: TcbId,
+        /// Before an IssueIrq: whether its IRQ had a handler (or was the kernel's).
+        taken: bool,
     }
 
     impl Harness {
@@ -716,16 +732,22 @@ mod random_invocations {
             s.k.set_cap(CNodeId(0), VS_SLOT as usize, Cap::VSpace { vspace: vs }).unwrap();
             let pool = s.k.initial_asid_pool_cap().unwrap();
             s.k.set_cap(CNodeId(0), POOL_SLOT as usize, pool).unwrap();
+            s.k.set_cap(CNodeId(0), IRQ_CONTROL_SLOT as usize, Cap::IrqControl).unwrap();
             s.k.resume(client).unwrap();
             let Resume::Thread(t) = s.k.start() else { panic!("nothing runs") };
             assert_eq!(t, client);
             let vs = s.k.vspace_of(client).unwrap();
             let ipc_pa = PAddr(s.k.translate(vs, IPC_VA).unwrap().paddr.0);
-            Harness { s, ipc_pa, client }
+            Harness { s, ipc_pa, client, taken: false }
         }
 
         fn cap(&self, slot: u64) -> Cap {
             self.s.k.cnodes[0].slots[slot as usize]
+        }
+
+        /// Whether some slot holds a handler for `irq`.
+        fn issued(&self, irq: u64) -> bool {
+            self.s.k.cnodes[0].slots.iter().any(|c| *c == Cap::IrqHandler { irq: irq as u32 })
         }
 
         /// The first slot from `slot` on (wrapping round the operations' slots) whose capability
@@ -829,6 +851,28 @@ mod random_invocations {
                     self.invoke_label(slot, 38, &[], &[])
                 }
                 Op::Assign { slot } => self.invoke_label(POOL_SLOT, 47, &[], &[slot]),
+                Op::IssueIrq { irq, dest } => {
+                    self.taken = irq == 29 || self.issued(irq);
+                    self.invoke(
+                        IRQ_CONTROL_SLOT,
+                        Label::IrqIssueIrqHandler,
+                        &[irq, dest, depth],
+                        &[CNODE_SLOT],
+                    )
+                }
+                Op::IrqSetNotification { slot, ntfn } => {
+                    let Some(slot) = self.find(slot, |c| matches!(c, Cap::IrqHandler { .. })) else { return };
+                    self.invoke(slot, Label::IrqSetIrqHandler, &[], &[ntfn])
+                }
+                Op::IrqAck { slot } => {
+                    let Some(slot) = self.find(slot, |c| matches!(c, Cap::IrqHandler { .. })) else { return };
+                    self.invoke(slot, Label::IrqAckIrq, &[], &[])
+                }
+                Op::Interrupt { line } => {
+                    let r = self.s.k.handle(Event::Interrupt { line }, &mut self.s.mem);
+                    assert_eq!(r, Resume::Thread(self.client), "an interrupt wakes no one here");
+                    0
+                }
                 Op::Signal { slot } => {
                     let info = MessageInfo::new(0, 0);
                     let r = self.s.syscall(self.client, Syscall::NBSend, slot, info, &[]);
@@ -902,6 +946,23 @@ mod random_invocations {
                     let want = cap_rights.mask(rights & 2 != 0, rights & 1 != 0);
                     assert_eq!(t.user, want != FrameRights::KernelOnly, "{op:?}: user access");
                     assert_eq!(t.rights.write, want == FrameRights::ReadWrite, "{op:?}: write access");
+                }
+                // IRQ control: the range first, then whether the IRQ is taken (the kernel's timer
+                // always is), then the destination.
+                Op::IssueIrq { irq, dest } => {
+                    let want = if irq > 159 {
+                        SysError::RangeError as u64
+                    } else if self.taken {
+                        SysError::RevokeFirst as u64
+                    } else if full(dest) {
+                        SysError::DeleteFirst as u64
+                    } else {
+                        0
+                    };
+                    assert_eq!(err, want, "{op:?}");
+                    if err == 0 {
+                        assert_eq!(after[dest as usize], "irq_handler_cap", "{op:?}");
+                    }
                 }
                 Op::PageUnmap { slot } => {
                     assert_eq!(err, 0, "{op:?}: Unmap always succeeds");
