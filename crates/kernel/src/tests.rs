@@ -747,7 +747,7 @@ mod random_invocations {
 
         /// Whether some slot holds a handler for `irq`.
         fn issued(&self, irq: u64) -> bool {
-            self.s.k.cnodes[0].slots.iter().any(|c| *c == Cap::IrqHandler { irq: irq as u32 })
+            self.s.k.cnodes[0].slots.contains(&Cap::IrqHandler { irq: irq as u32 })
         }
 
         /// The first slot from `slot` on (wrapping round the operations' slots) whose capability
