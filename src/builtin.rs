@@ -128,6 +128,9 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("vm-pager"),
     c_guest!("vm-ipc-buffer"),
     c_guest!("delete-preempt"),
+    c_guest!("timer-server"),
+    c_guest!("vm-code-fault"),
+    c_guest!("vm-shared-spaces"),
 ];
 
 /// The TOML of a built-in profile.

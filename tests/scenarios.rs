@@ -546,3 +546,24 @@ fn an_ipc_buffer_in_a_frame_of_its_own_carries_long_messages() {
 fn deleting_a_large_cnode_is_preempted_and_restarted() {
     run_root_task("delete-preempt");
 }
+
+/// A user-level sleep service: a server saves its callers' reply capabilities and answers them
+/// on timer interrupts, in deadline order.
+#[test]
+fn a_timer_server_wakes_sleepers_in_deadline_order() {
+    run_root_task("timer-server");
+}
+
+/// Virtual memory: an instruction fetch from an unmapped code page is a VM fault with the
+/// prefetch flag; mapping the page back and replying restarts the fetch.
+#[test]
+fn an_instruction_fault_is_repaired_by_mapping_the_code() {
+    run_root_task("vm-code-fault");
+}
+
+/// Virtual memory: two address spaces with private pages at the same address and a frame shared
+/// at different addresses; a producer's writes reach a consumer through it.
+#[test]
+fn two_address_spaces_share_a_frame_and_keep_their_private_pages() {
+    run_root_task("vm-shared-spaces");
+}
