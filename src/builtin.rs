@@ -131,6 +131,8 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("timer-server"),
     c_guest!("vm-code-fault"),
     c_guest!("vm-shared-spaces"),
+    c_guest!("irq-latency"),
+    c_guest!("sched-suspend-resume"),
 ];
 
 /// The TOML of a built-in profile.

@@ -567,3 +567,17 @@ fn an_instruction_fault_is_repaired_by_mapping_the_code() {
 fn two_address_spaces_share_a_frame_and_keep_their_private_pages() {
     run_root_task("vm-shared-spaces");
 }
+
+/// Scheduling: a spinning thread suspended (it stands still), resumed (it goes on) and deleted
+/// (it stops for good) from outside, while the root task sleeps on the timer.
+#[test]
+fn a_spinning_thread_is_suspended_resumed_and_deleted() {
+    run_root_task("sched-suspend-resume");
+}
+
+/// Interrupts: a high-priority driver preempts a spinning thread when its interrupt comes, within
+/// a bounded latency (which the scenario prints).
+#[test]
+fn an_interrupt_preempts_a_spinning_thread_promptly() {
+    run_root_task("irq-latency");
+}
