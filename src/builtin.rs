@@ -132,6 +132,9 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("vm-code-fault"),
     c_guest!("vm-shared-spaces"),
     c_guest!("irq-latency"),
+    c_guest!("untyped-revoke-threads"),
+    c_guest!("vm-many-spaces"),
+    c_guest!("timer-device"),
     c_guest!("sched-suspend-resume"),
 ];
 

@@ -581,3 +581,24 @@ fn a_spinning_thread_is_suspended_resumed_and_deleted() {
 fn an_interrupt_preempts_a_spinning_thread_promptly() {
     run_root_task("irq-latency");
 }
+
+/// The timer device's registers as a polling driver sees them: one-shot and periodic expiry,
+/// the expired bit, the counter, registers that do not exist.
+#[test]
+fn the_timer_device_behaves_as_documented() {
+    run_root_task("timer-device");
+}
+
+/// Revoking an untyped stops the running thread made from it, and a waiter on an endpoint made
+/// from it restarts its Recv into a capability fault.
+#[test]
+fn revoking_an_untyped_takes_its_threads_and_endpoints() {
+    run_root_task("untyped-revoke-threads");
+}
+
+/// Virtual memory: sixteen address spaces with a private page at the same address each; no
+/// thread sees another's.
+#[test]
+fn many_address_spaces_stay_apart() {
+    run_root_task("vm-many-spaces");
+}
