@@ -134,6 +134,8 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("irq-latency"),
     c_guest!("untyped-revoke-threads"),
     c_guest!("vm-many-spaces"),
+    c_guest!("fault-chain"),
+    c_guest!("ipc-message-lengths"),
     c_guest!("timer-device"),
     c_guest!("sched-suspend-resume"),
 ];

@@ -602,3 +602,17 @@ fn revoking_an_untyped_takes_its_threads_and_endpoints() {
 fn many_address_spaces_stay_apart() {
     run_root_task("vm-many-spaces");
 }
+
+/// IPC: every message length from 0 to 120 words arrives and returns whole; a longer length
+/// field is cut to 120.
+#[test]
+fn every_message_length_arrives_whole() {
+    run_root_task("ipc-message-lengths");
+}
+
+/// Faults: a fault handler's own fault goes to its handler; both are repaired in turn; a thread
+/// without a handler stops at its fault.
+#[test]
+fn a_fault_handlers_own_fault_goes_to_its_handler() {
+    run_root_task("fault-chain");
+}
