@@ -138,6 +138,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("ipc-message-lengths"),
     c_guest!("timer-device"),
     c_guest!("sched-suspend-resume"),
+    c_guest!("irq-handler-caps"),
 ];
 
 /// The TOML of a built-in profile.

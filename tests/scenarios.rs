@@ -616,3 +616,11 @@ fn every_message_length_arrives_whole() {
 fn a_fault_handlers_own_fault_goes_to_its_handler() {
     run_root_task("fault-chain");
 }
+
+/// Interrupts: IRQ handler capabilities are copied, deleted and revoked like others; the
+/// notification an IRQ signals is a copy in the IRQ node, which keeps it alive and goes with a
+/// Revoke of its source.
+#[test]
+fn irq_handler_capabilities_and_the_irq_node() {
+    run_root_task("irq-handler-caps");
+}

@@ -238,10 +238,12 @@ impl Kernel {
         }
     }
 
-    /// sameRegionAs: an untyped capability covers every object inside its region; other
-    /// capabilities, their own object.
+    /// sameRegionAs: an untyped capability covers every object inside its region; IRQ control
+    /// covers every IRQ handler (so that handlers are its children and its Revoke deletes them);
+    /// other capabilities, their own object.
     fn same_region(&self, a: &Cap, b: &Cap) -> bool {
         match a {
+            Cap::IrqControl => matches!(b, Cap::IrqControl | Cap::IrqHandler { .. }),
             Cap::Untyped { .. } => match (self.cap_range(a), self.cap_range(b)) {
                 (Some((a0, an)), Some((b0, bn))) => b0 >= a0 && b0 + bn <= a0 + an,
                 _ => false,

@@ -22,8 +22,9 @@ use crate::cspace::SlotRef;
 use crate::object::{Cap, ThreadState};
 use crate::preset::StepId;
 use crate::tcb::{Invocation, InvocationError};
-use crate::types::{NtfnId, SysError};
+use crate::types::{CNodeId, SysError};
 use crate::Kernel;
+use crate::KernelError;
 use simcore::{Category, Cycles};
 
 /// seL4's `irq_state_t`.
@@ -58,6 +59,12 @@ pub const PC99: IrqPlatform = IrqPlatform { max_irq: 125, timer_irq: 124, ioapic
 const ARM_ISSUE_TRIGGER: u64 = 48;
 /// x86-64's `X86IRQIssueIRQHandlerIOAPIC` (pc99, IOMMU on).
 const X86_ISSUE_IOAPIC: u64 = 54;
+/// An IRQ handler invoked with no IRQ node (a capability put in place by hand, without IRQ
+/// control): refused.
+fn illegal_irq() -> InvocationError {
+    (SysError::IllegalOperation, vec![])
+}
+
 /// Pins of the modelled I/O APIC.
 const IOAPIC_PINS: u64 = 24;
 
@@ -66,8 +73,11 @@ const IOAPIC_PINS: u64 = 24;
 pub(crate) struct Interrupts {
     pub(crate) platform: IrqPlatform,
     pub(crate) state: Vec<IrqState>,
-    /// The notification (and badge) each IRQ signals (seL4's `intStateIRQNode` slots).
-    pub(crate) notification: Vec<Option<(NtfnId, u64)>>,
+    /// seL4's `intStateIRQNode`: a kernel CNode with one slot per IRQ, holding the notification
+    /// capability the IRQ signals (a copy in the derivation tree, so that revoking the
+    /// notification's capability takes it, and the notification lives while it is there). Made
+    /// when IRQ control is first handed out ([`Kernel::ensure_irq_node`]).
+    pub(crate) node: Option<CNodeId>,
     /// Masked: delivered and not yet acknowledged.
     pub(crate) masked: Vec<bool>,
     /// Raised while masked (or not yet taken): taken when unmasked.
@@ -90,7 +100,7 @@ impl Interrupts {
         Interrupts {
             platform,
             state,
-            notification: vec![None; n],
+            node: None,
             masked: vec![false; n],
             pending: vec![false; n],
             pin_route: vec![None; IOAPIC_PINS as usize],
@@ -110,6 +120,23 @@ impl Kernel {
         for t in &mut self.tcbs {
             t.time_slice = self.irq.time_slice;
         }
+    }
+
+    /// Makes the IRQ node (seL4's `intStateIRQNode`, allocated at boot) if there is none yet:
+    /// a CNode of one slot per IRQ, rounded up to a power of two, in kernel memory.
+    pub(crate) fn ensure_irq_node(&mut self) -> Result<(), KernelError> {
+        if self.irq.node.is_none() {
+            let slots = (u64::from(self.irq.platform.max_irq) + 1).next_power_of_two();
+            let bytes = slots * self.layout.cte_bytes;
+            let paddr = self.alloc_phys(bytes, bytes)?;
+            self.irq.node = Some(self.new_cnode(paddr, slots.trailing_zeros() as u8));
+        }
+        Ok(())
+    }
+
+    /// The IRQ node's slot of `irq`.
+    fn irq_slot(&self, irq: u32) -> Option<SlotRef> {
+        self.irq.node.map(|cnode| SlotRef { cnode, index: irq as usize })
     }
 
     /// The preemption timer's period in cycles (0: none) and its IRQ.
@@ -252,20 +279,25 @@ impl Kernel {
                 Ok(())
             }
             Some(Label::IrqSetIrqHandler) => {
-                let Some(&ntfn_cap) = inv.caps.first() else {
+                let (Some(&ntfn_cap), Some(&src)) = (inv.caps.first(), inv.slots.first()) else {
                     return Err((SysError::TruncatedMessage, vec![]));
                 };
-                let Cap::Notification { ntfn, badge, rights } = ntfn_cap else {
+                let Cap::Notification { rights, .. } = ntfn_cap else {
                     return Err((SysError::InvalidCapability, vec![0]));
                 };
                 if !rights.write {
                     return Err((SysError::InvalidCapability, vec![0]));
                 }
-                self.irq.notification[i] = Some((ntfn, badge));
+                // invokeIRQHandler_SetIRQHandler: the old capability goes, a copy of the new
+                // one takes its place in the IRQ node.
+                let dest = self.irq_slot(irq).ok_or_else(illegal_irq)?;
+                self.cte_delete(dest);
+                self.cte_insert(ntfn_cap, src, dest);
                 Ok(())
             }
             Some(Label::IrqClearIrqHandler) => {
-                self.irq.notification[i] = None;
+                let dest = self.irq_slot(irq).ok_or_else(illegal_irq)?;
+                self.cte_delete(dest);
                 Ok(())
             }
             _ => Err((SysError::IllegalOperation, vec![])),
@@ -276,8 +308,9 @@ impl Kernel {
     /// acknowledges it.
     fn handle_interrupt_irq(&mut self, irq: u32) {
         let i = irq as usize;
-        if let Some((ntfn, badge)) = self.irq.notification[i] {
-            if !self.dead.contains(&(2, u64::from(ntfn.0))) {
+        if let Some(Cap::Notification { ntfn, badge, rights }) = self.irq_slot(irq).map(|s| self.slot_cap(s))
+        {
+            if rights.write {
                 self.send_signal(ntfn, badge);
             }
         }
@@ -289,7 +322,10 @@ impl Kernel {
     pub(crate) fn finalise_irq_handler(&mut self, irq: u32) {
         let i = irq as usize;
         self.irq.state[i] = IrqState::Inactive;
-        self.irq.notification[i] = None;
+        if let Some(s) = self.irq_slot(irq) {
+            // deletingIRQHandler: cteDeleteOne of the IRQ node's slot.
+            self.cte_delete(s);
+        }
         self.irq.masked[i] = true;
         self.irq.pending[i] = false;
         for r in &mut self.irq.pin_route {

@@ -532,7 +532,9 @@ impl Kernel {
 
     /// Puts `cap` into the empty slot `index` of `cnode`, as boot or a system loader does: the
     /// first capability to an object is an original in the derivation tree, later ones are its
-    /// copies. A capability that names no object of its type, or a full slot, is refused.
+    /// copies. A capability that names no object of its type, or a full slot, is refused. The
+    /// first IRQ control or IRQ handler capability also makes the IRQ node (kernel memory for
+    /// the notifications IRQs signal), which can fail with OutOfMemory once memory is claimed.
     pub fn set_cap(&mut self, cnode: CNodeId, index: usize, cap: Cap) -> Result<(), KernelError> {
         if let Some(why) = self.dangling(&cap) {
             return Err(KernelError::Invalid(format!("a {} that names no {why}", cap.type_name())));
@@ -544,6 +546,11 @@ impl Kernel {
             Some(_) => {
                 return Err(KernelError::Invalid(format!("slot {index} of CNode {} is not empty", cnode.0)))
             }
+        }
+        // IRQ handlers keep their notifications in the IRQ node, made with the first capability
+        // that can reach it (seL4 makes it at boot, with the IRQ control capability).
+        if matches!(cap, Cap::IrqControl | Cap::IrqHandler { .. }) {
+            self.ensure_irq_node()?;
         }
         self.install_cap(cap, slot);
         Ok(())
