@@ -139,6 +139,16 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("timer-device"),
     c_guest!("sched-suspend-resume"),
     c_guest!("irq-handler-caps"),
+    c_guest!("ipc-queue-order"),
+    c_guest!("ipc-rights"),
+    c_guest!("notification-waiters"),
+    c_guest!("sched-call-lower"),
+    c_guest!("tcb-lifetime"),
+    c_guest!("fault-handler-caps"),
+    c_guest!("cspace-lookup-errors"),
+    c_guest!("asid-exhaust"),
+    c_guest!("retype-alignment"),
+    c_guest!("vm-many-pages"),
 ];
 
 /// The TOML of a built-in profile.

@@ -624,3 +624,77 @@ fn a_fault_handlers_own_fault_goes_to_its_handler() {
 fn irq_handler_capabilities_and_the_irq_node() {
     run_root_task("irq-handler-caps");
 }
+
+/// IPC: senders and receivers queue on an endpoint in the order they block, whatever their
+/// priorities (non-MCS); a priority change does not reorder a queue.
+#[test]
+fn endpoint_queues_are_fifo_whatever_the_priorities() {
+    run_root_task("ipc-queue-order");
+}
+
+/// IPC: endpoint rights. A Call without Write is refused, a Send without Write dropped, a Recv
+/// without Read a capability fault; Mint only takes rights away; Grant and GrantReply decide
+/// the reply capability.
+#[test]
+fn endpoint_rights_are_enforced_as_sel4_does() {
+    run_root_task("ipc-rights");
+}
+
+/// Notifications: each Signal wakes one waiter, first come first served, with its own badge;
+/// signals with no waiter OR into the word, which Wait and Poll take and clear.
+#[test]
+fn each_signal_wakes_one_waiter_in_order() {
+    run_root_task("notification-waiters");
+}
+
+/// Scheduling: a Call switches directly to its server only if no ready thread outranks it;
+/// SetPriority and Yield take effect at once (the paper's section 4.3).
+#[test]
+fn direct_switch_is_subject_to_priorities() {
+    run_root_task("sched-call-lower");
+}
+
+/// TCBs: a thread lives while a capability to it exists; deleting or suspending a thread takes
+/// it out of the IPC it is in; Resume restarts its Call.
+#[test]
+fn threads_live_while_a_capability_to_them_does() {
+    run_root_task("tcb-lifetime");
+}
+
+/// Faults: the fault handler capability is looked up in the faulting thread's CSpace at fault
+/// time and must be an endpoint with Write and Grant or GrantReply; anything else is a double
+/// fault that leaves the thread Inactive.
+#[test]
+fn a_fault_handler_capability_must_be_a_granting_endpoint() {
+    run_root_task("fault-handler-caps");
+}
+
+/// CNodes: a failed lookup's description in the message registers (source or destination,
+/// InvalidRoot, MissingCapability, DepthMismatch, GuardMismatch and their details), and the
+/// depth's range.
+#[test]
+fn failed_lookups_describe_themselves() {
+    run_root_task("cspace-lookup-errors");
+}
+
+/// Virtual memory: ASID control and pools at their limits (128 pools of 1024 on aarch32, 8 of
+/// 512 on x86-64); what deleting pools and VSpace roots frees.
+#[test]
+fn asid_control_and_pools_at_their_limits() {
+    run_root_task("asid-exhaust");
+}
+
+/// Untyped: Retype places each object at the free index rounded up to its own size; the
+/// memory left in NotEnoughMemory; the size checks' ranges; the reset of an untyped without
+/// children.
+#[test]
+fn retype_places_objects_as_sel4_does() {
+    run_root_task("retype-alignment");
+}
+
+/// Virtual memory: 300 pages across a page-table boundary, mapped twice through copies of their
+/// capabilities; an unmapped alias faults and is repaired.
+#[test]
+fn three_hundred_pages_and_their_aliases() {
+    run_root_task("vm-many-pages");
+}
