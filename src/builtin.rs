@@ -149,6 +149,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("asid-exhaust"),
     c_guest!("retype-alignment"),
     c_guest!("vm-many-pages"),
+    c_guest!("fuzz-invocations"),
 ];
 
 /// The TOML of a built-in profile.

@@ -175,3 +175,51 @@ fn a_capability_to_an_object_that_does_not_exist_is_refused_at_construction() {
     let e = sys.thread(spec).unwrap_err().to_string();
     assert!(e.contains("names no endpoint"), "{e}");
 }
+
+/// Seeds of the guest fuzzer each test run tries, per machine (more with `L4SIM_FUZZ_SEEDS`).
+const FUZZ_SEEDS: u64 = 6;
+
+/// A fuzzer run: the root task of `fuzz-invocations` with `seed`, invariant checking on. Returns
+/// the system, its exit and the number of kernel entries (the root may unmap its own data, so
+/// the entries, not its own count, say how far it got).
+fn fuzz_run(arch: &str, uarch: &str, seed: u64) -> (System, RunExit, u64) {
+    let mut cfg = SystemConfig::builtin(arch, uarch, "sel4").unwrap();
+    cfg.check_invariants = true;
+    let mut sys = System::new(cfg).unwrap();
+    let elf = l4sim::builtin::guest(arch, "fuzz-invocations").unwrap();
+    sys.thread(ThreadSpec::new("root", elf).root_task().patch("fuzz_seed", seed)).unwrap();
+    let exit =
+        sys.run(400_000_000).unwrap_or_else(|e| panic!("fuzz seed {seed} on {arch}: the host failed: {e}"));
+    let entries = sys.kernel().stats().entries;
+    (sys, exit, entries)
+}
+
+/// Thousands of random system calls from a guest (random numbers, capability addresses, labels,
+/// lengths, words, extra capabilities, Retypes; `fixtures/guests/c/scenarios/fuzz-invocations.c`)
+/// never fail the host: every run ends in an exit of the simulated machine, with the invariant
+/// checker passing after every kernel entry. The fuzzer must also get far enough to mean
+/// something: on average at least half its 3000 calls (kernel entries) before it stops.
+#[test]
+fn random_system_calls_from_a_guest_never_fail_the_host() {
+    for (arch, uarch) in [("armv7", "cortex-a9"), ("x86_64", "haswell")] {
+        let seeds = std::env::var("L4SIM_FUZZ_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(FUZZ_SEEDS);
+        let mut made = Vec::new();
+        for seed in 1..=seeds {
+            let (_, _, calls) = fuzz_run(arch, uarch, seed);
+            made.push(calls);
+        }
+        let total: u64 = made.iter().sum();
+        eprintln!("fuzz on {arch}: kernel entries per seed {made:?}");
+        assert!(total >= seeds * 3000 / 2, "{arch}: the fuzzer stopped early: {made:?}");
+    }
+}
+
+/// The same random calls give the same run, cycle for cycle and event for event.
+#[test]
+fn a_fuzzer_run_is_deterministic() {
+    let (a, exit_a, calls_a) = fuzz_run("x86_64", "haswell", 7);
+    let (b, exit_b, calls_b) = fuzz_run("x86_64", "haswell", 7);
+    assert_eq!((exit_a, calls_a), (exit_b, calls_b));
+    assert_eq!(a.kernel().events(), b.kernel().events());
+    assert_eq!(a.kernel().cost().now(), b.kernel().cost().now());
+}

@@ -117,8 +117,13 @@ pub fn resolve(
             // A zero-sized level can never consume bits: treat as a depth mismatch rather than loop forever.
             return Err(LookupFault::DepthMismatch { bits_left: n_bits as u8, bits_found: 0 });
         }
-        let found_guard =
-            if gbits > n_bits { None } else { Some((cptr.0 >> (n_bits - gbits)) & mask(gbits)) };
+        // (A shift by the whole word, a guardless level at depth 64, finds the empty guard,
+        // as seL4's shift masked to the word radix does.)
+        let found_guard = if gbits > n_bits {
+            None
+        } else {
+            Some(cptr.0.checked_shr(n_bits - gbits).unwrap_or(0) & mask(gbits))
+        };
         if found_guard != Some(guard & mask(gbits)) {
             return Err(LookupFault::GuardMismatch {
                 bits_left: n_bits as u8,
