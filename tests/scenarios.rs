@@ -437,12 +437,12 @@ fn a_failing_expectation_is_reported() {
     }
 }
 
-/// Every C guest is registered, and a scenario test names each one (so none is built and
-/// forgotten).
+/// Every C guest is registered, and a test names each one (so none is built and forgotten):
+/// a scenario test here, or the fuzzer's in `faults_and_errors.rs`.
 #[test]
 fn every_c_guest_is_built_in_and_exercised() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/guests/c/scenarios");
-    let this = include_str!("scenarios.rs");
+    let this = [include_str!("scenarios.rs"), include_str!("faults_and_errors.rs")].concat();
     for e in std::fs::read_dir(dir).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
         let Some(stem) = name.strip_suffix(".c") else { continue };
