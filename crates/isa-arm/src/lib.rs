@@ -440,11 +440,18 @@ fn fault_event(uc: &Unicorn<'_, State>, f: PendingFault) -> Event {
     let write = matches!(f.kind, MemType::WRITE | MemType::WRITE_PROT | MemType::WRITE_UNMAPPED);
     let pc = uc.pc_read().unwrap_or(0);
     let addr = if instruction { pc.max(f.page) } else { data_fault_address(uc, pc).unwrap_or(f.page) };
-    // A short-descriptor DFSR/IFSR: translation fault (page) 0b00111, permission fault (page) 0b01111;
-    // bit 11 = write (WnR).
+    // A short-descriptor DFSR/IFSR (ARM ARM B4.1.52): translation fault 0b00101 (section, the
+    // first-level entry is empty) or 0b00111 (page); permission fault 0b01101 (a section or
+    // supersection mapping) or 0b01111 (a page); bit 11 = write (WnR).
     let st = uc.get_data();
     let mapped = st.vspace.and_then(|vs| st.kernel.translate(vs, addr)).is_some();
-    let status = if mapped { 0x0f } else { 0x07 };
+    let first_level = st.vspace.map_or(0, |vs| st.kernel.walk_level(vs, addr)) == 0;
+    let status = match (mapped, first_level) {
+        (false, true) => 0x05,
+        (false, false) => 0x07,
+        (true, true) => 0x0d,
+        (true, false) => 0x0f,
+    };
     let fsr = status | if write { 1 << 11 } else { 0 };
     Event::VmFault { addr, instruction, write, fsr }
 }

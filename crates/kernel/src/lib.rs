@@ -839,6 +839,17 @@ impl Kernel {
         self.vspaces.get(vs.0 as usize)?.translate(&self.geo, (self.ram_base.0, self.ram_size), va)
     }
 
+    /// The level (0: the top) at which a hardware walk of `va` in `vs` ends, at its page or at
+    /// the empty entry that stops it (a root without a valid ASID: 0, as seL4's global table
+    /// maps no user address). Fault status codes that name the level (ARM's section and page
+    /// faults) come from it.
+    pub fn walk_level(&self, vs: VSpaceId, va: u64) -> usize {
+        if va < self.geo.kernel_base && !self.vspace_live(vs) {
+            return 0;
+        }
+        self.vspaces.get(vs.0 as usize).map_or(0, |v| v.walk_level(&self.geo, va))
+    }
+
     /// Whether `vs` is a valid VSpace root now (an ASID its pool maps to it): only then does the
     /// hardware walk its tables for user addresses.
     pub fn vspace_is_live(&self, vs: VSpaceId) -> bool {

@@ -280,6 +280,22 @@ impl VSpace {
         None
     }
 
+    /// The level (0: the top) whose entry ended a walk of `va`: the level of the page that maps
+    /// it, or of the empty entry that stopped the walk (the kernel window: 0, its section level).
+    pub fn walk_level(&self, geo: &VSpaceGeometry, va: u64) -> usize {
+        if va >= geo.kernel_base || va >= geo.user_top {
+            return 0;
+        }
+        let mut t = 0usize;
+        for level in 0..geo.levels {
+            match self.tables.get(t).and_then(|tb| tb.entries.get(geo.index(va, level))) {
+                Some(Pte::Table(n)) => t = *n as usize,
+                _ => return level,
+            }
+        }
+        geo.levels - 1
+    }
+
     /// The descriptors a hardware walk of `va` reads, top level first (the kernel window: one).
     pub fn walk_path(&self, geo: &VSpaceGeometry, va: u64) -> WalkPath {
         let mut out = WalkPath::default();
