@@ -330,11 +330,12 @@ impl Scenario {
             c.notification.is_some(),
             c.cnode.is_some(),
             c.tcb.is_some(),
+            c.vspace.is_some(),
             c.untyped.is_some(),
         ];
         if given.iter().filter(|g| **g).count() != 1 {
             return Err(Error::Invalid(format!(
-                "{what}: give exactly one of endpoint, notification, cnode, tcb, untyped"
+                "{what}: give exactly one of endpoint, notification, cnode, tcb, vspace, untyped"
             )));
         }
         let r = rights(c.rights.as_deref())?;

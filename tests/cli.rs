@@ -202,6 +202,19 @@ fn run_builds_a_system_from_a_scenario_file_and_reports_it() {
 
     let dir = std::env::temp_dir().join(format!("l4sim-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // Every kind of capability the file format documents is accepted.
+    let every = dir.join("every-kind.toml");
+    std::fs::write(
+        &every,
+        "arch = \"armv7\"\nuarch = \"cortex-a9\"\nmax_cycles = 100000\n[[endpoint]]\nname = \"e\"\n\
+         [[notification]]\nname = \"n\"\n[[thread]]\nname = \"a\"\nguest = \"notifications\"\n\
+         [[thread]]\nname = \"t\"\nguest = \"notifications\"\ncaps = [{ slot = 1, endpoint = \"e\" }, \
+         { slot = 2, cnode = \"self\" }, { slot = 3, untyped = 16 }, { slot = 4, notification = \"n\" }, \
+         { slot = 5, tcb = \"a\" }, { slot = 6, vspace = \"self\" }, { slot = 7, tcb = \"self\" }]\n",
+    )
+    .unwrap();
+    let out = l4sim(&["run", every.to_str().unwrap()]);
+    assert!(out.status.success(), "every kind: {}", String::from_utf8_lossy(&out.stderr));
     for (name, body, says) in [
         ("bad-toml", "arch = \"armv7\"\nuarch = ", "scenario"),
         ("no-such-endpoint", "arch = \"armv7\"\nuarch = \"cortex-a9\"\n[[thread]]\nname = \"t\"\nguest = \"notifications\"\ncaps = [{ slot = 1, endpoint = \"nope\" }]\n", "no endpoint `nope`"),
