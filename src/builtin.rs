@@ -150,6 +150,7 @@ pub const C_GUESTS: &[(&str, &[u8], &[u8])] = &[
     c_guest!("retype-alignment"),
     c_guest!("vm-many-pages"),
     c_guest!("fuzz-invocations"),
+    c_guest!("fuzz-instructions"),
 ];
 
 /// The TOML of a built-in profile.

@@ -223,3 +223,34 @@ fn a_fuzzer_run_is_deterministic() {
     assert_eq!(a.kernel().events(), b.kernel().events());
     assert_eq!(a.kernel().cost().now(), b.kernel().cost().now());
 }
+
+/// Pages of random machine code run by a thread in an address space and CSpace of its own, 600
+/// rounds per seed (`fixtures/guests/c/scenarios/fuzz-instructions.c`): every undefined or
+/// privileged instruction, wild access, jump and system call becomes a fault, an invocation or
+/// a blocked thread, never a host failure or an invariant violation; the root task that drives
+/// it finishes every round untouched, and sees the worker's faults.
+///
+/// Known gap (x86-64): QEMU's bookkeeping of the exception "in flight" under Unicorn's interrupt
+/// hook is not always cleared by the backend (see `crates/isa-x86/src/nested.rs`), so some of
+/// random code's faults still arrive as double faults (vector 8), and a worker can stop making
+/// progress. This test does not assert the fault kinds on x86-64 for that reason.
+#[test]
+fn random_machine_code_never_fails_the_host() {
+    for (arch, uarch) in [("armv7", "cortex-a9"), ("x86_64", "haswell")] {
+        for seed in 1..=2u64 {
+            let mut cfg = SystemConfig::builtin(arch, uarch, "sel4").unwrap();
+            cfg.check_invariants = true;
+            let mut sys = System::new(cfg).unwrap();
+            let elf = l4sim::builtin::guest(arch, "fuzz-instructions").unwrap();
+            let root = sys.thread(ThreadSpec::new("root", elf).root_task().patch("fuzz_seed", seed)).unwrap();
+            let exit =
+                sys.run(400_000_000).unwrap_or_else(|e| panic!("{arch} seed {seed}: the host failed: {e}"));
+            assert_eq!(exit, RunExit::Halted(root), "{arch} seed {seed}");
+            let rounds = sys.read_words(root, "rounds_done", 1).unwrap()[0];
+            let faults = sys.read_words(root, "faults_seen", 1).unwrap()[0];
+            eprintln!("random code on {arch}, seed {seed}: {rounds} rounds, {faults} faults");
+            assert_eq!(rounds, 600, "{arch} seed {seed}");
+            assert!(faults > 0, "{arch} seed {seed}: no fault from random code");
+        }
+    }
+}

@@ -322,6 +322,8 @@ struct State {
     log: Vec<CounterRead>,
     entered_user: bool,
     in_flight: Option<nested::InFlight>,
+    /// A fault was forgotten since the last block: check again at the next (see nested.rs).
+    recheck_in_flight: bool,
 }
 
 /// An x86 machine: the emulator, its RAM and the kernel.
@@ -392,6 +394,7 @@ impl X86Machine {
             log: Vec::new(),
             entered_user: false,
             in_flight: None,
+            recheck_in_flight: false,
         };
         let umode = match mode {
             X86Mode::Ia32 => Mode::MODE_32,
@@ -913,11 +916,15 @@ fn on_interrupt(uc: &mut Unicorn<'_, State>, intno: u32) {
     let pc_reg = if mode == X86Mode::X86_64 { RegisterX86::RIP } else { RegisterX86::EIP };
     let pc = uc.reg_read(pc_reg).unwrap_or(0);
     let entry = uc.get_data().entry;
-    let event = match intno {
+    let (event, pc) = match intno {
         // `int n`: the PC is already the next instruction.
-        n if entry == SyscallEntry::Int(n as u8) && n < 256 => Event::Syscall,
-        14 => page_fault(uc.get_data(), uc.reg_read(RegisterX86::CR2).unwrap_or(0), pc),
-        n => Event::UserException { number: u64::from(n), code: 0 },
+        n if entry == SyscallEntry::Int(n as u8) && n < 256 => (Event::Syscall, pc),
+        14 => (page_fault(uc.get_data(), uc.reg_read(RegisterX86::CR2).unwrap_or(0), pc), pc),
+        n => match software_interrupt(uc, n, pc) {
+            Some(SoftInt::Ignored) => return,
+            Some(SoftInt::Raised(event)) => (event, pc - 2),
+            None => (Event::UserException { number: u64::from(n), code: 0 }, pc),
+        },
     };
     let r = enter_kernel(uc, event, pc);
     let exit = apply(uc, r);
@@ -927,11 +934,49 @@ fn on_interrupt(uc: &mut Unicorn<'_, State>, intno: u32) {
         if let Some(mut f) = uc.get_data_mut().in_flight.take() {
             f.forget(uc, intno);
             uc.get_data_mut().in_flight = Some(f);
+            uc.get_data_mut().recheck_in_flight = true;
         }
     }
     if let Some(exit) = exit {
         stop(uc, exit);
     }
+}
+
+/// seL4's first user trap vector (pc99 `int_trap_min`, non-SMP: after the 128 IRQ vectors from
+/// 0x20 and the timer's) and its spurious-interrupt vector.
+const INT_TRAP_MIN: u32 = 158;
+const INT_SPURIOUS: u32 = 255;
+
+/// What seL4's IDT makes of a software interrupt.
+enum SoftInt {
+    /// The spurious vector: seL4 returns to the thread at once.
+    Ignored,
+    /// A fault or unknown syscall, reported at the `int` instruction.
+    Raised(Event),
+}
+
+/// A software interrupt `int n` (Unicorn leaves the PC past its two bytes, CD n), as seL4's IDT
+/// treats it (`init_idt_entry`, `c_handle_interrupt`): user mode may raise #BP (vector 3, handled
+/// as Unicorn reports it) and the trap vectors from `int_trap_min` up, each an unknown system call
+/// numbered `(n << 24) | (eax & 0xffffff)` (255, spurious, is ignored); any other vector's gate is
+/// kernel-only, so the `int` itself is a general-protection fault with the gate's selector error
+/// code `(n << 3) | 2`. Unicorn's interrupt hook bypasses the IDT, so the check is made here.
+/// None: not an `int n` (a hardware exception, or #BP).
+fn software_interrupt(uc: &Unicorn<'_, State>, n: u32, pc: u64) -> Option<SoftInt> {
+    let st = uc.get_data();
+    let vs = st.vspace?;
+    let bytes = isa_common::read_virt(&st.kernel, &st.ram, vs, pc.checked_sub(2)?, 2)?;
+    if bytes[..] != [0xcd, n as u8] || n == 3 {
+        return None;
+    }
+    Some(match n {
+        INT_SPURIOUS => SoftInt::Ignored,
+        INT_TRAP_MIN.. => {
+            let eax = uc.reg_read(RegisterX86::RAX).unwrap_or(0) & 0xff_ffff;
+            SoftInt::Raised(Event::UnknownSyscall { number: u64::from(n) << 24 | eax })
+        }
+        _ => SoftInt::Raised(Event::UserException { number: 13, code: u64::from(n) << 3 | 2 }),
+    })
 }
 
 /// The invalid-instruction hook: Unicorn stops at an instruction it cannot decode (`ud2`, or bytes
@@ -986,6 +1031,12 @@ pub(crate) fn counter_value(st: &mut State, pc: u64) -> u64 {
 
 /// Prices the block (cached) and charges it, with its fetch through the instruction TLB and cache.
 fn on_block(uc: &mut Unicorn<'_, State>, va: u64, size: u32) {
+    if std::mem::take(&mut uc.get_data_mut().recheck_in_flight) {
+        if let Some(mut f) = uc.get_data_mut().in_flight.take() {
+            f.clear(uc);
+            uc.get_data_mut().in_flight = Some(f);
+        }
+    }
     let st = uc.get_data_mut();
     let Some(vs) = st.vspace else { return };
     if va >= st.mode.geometry().kernel_base {

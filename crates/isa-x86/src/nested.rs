@@ -111,6 +111,28 @@ impl InFlight {
     }
 }
 
+impl InFlight {
+    /// Marks no exception as in flight, whatever QEMU holds (once the word is known): for the
+    /// first block after a handled fault, since QEMU sets the word again after some faults
+    /// once the interrupt hook has returned (seen with faults of random code). Does nothing
+    /// before the word is known.
+    pub(crate) fn clear<D>(&mut self, uc: &Unicorn<'_, D>) {
+        let Some(off) = self.offset.filter(|_| !self.unidentified) else { return };
+        let Ok(data) = Self::save(self.ctx, self.total, uc) else { return };
+        let none = (-1i32).to_le_bytes();
+        if data[off..off + 4] == none {
+            return;
+        }
+        data[off..off + 4].copy_from_slice(&none);
+        // SAFETY: `self.ctx` holds a context of this engine, saved just above and patched only in
+        // the `old_exception` word.
+        let err = unsafe { unicorn_engine::uc_context_restore(uc.get_handle(), self.ctx.cast()) };
+        if err != uc_error::OK {
+            self.unidentified = true;
+        }
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         // SAFETY: allocated by uc_context_alloc, freed once.

@@ -134,6 +134,13 @@ pub enum Event {
         /// Architecture code.
         code: u64,
     },
+    /// A trap seL4 treats as an unknown system call although it is no system-call instruction
+    /// (x86: `int n` through a user trap gate), numbered as seL4 numbers it; the saved PC at the
+    /// trapping instruction.
+    UnknownSyscall {
+        /// The number the fault message carries.
+        number: u64,
+    },
     /// An interrupt: the interrupt controller reports `line` raised (the saved PC is where the
     /// thread resumes; nothing may be running).
     Interrupt {

@@ -68,6 +68,10 @@ impl Kernel {
                 self.tcbs[t.0 as usize].restart_pc = self.reg(t, self.abi.pc);
                 self.handle_fault(t, Fault::UserException { number, code }, mem);
             }
+            Event::UnknownSyscall { number } => {
+                self.tcbs[t.0 as usize].restart_pc = self.reg(t, self.abi.pc);
+                self.handle_fault(t, Fault::UnknownSyscall { number }, mem);
+            }
         }
         self.schedule();
         self.activate_thread();
