@@ -322,7 +322,7 @@ struct State {
     log: Vec<CounterRead>,
     entered_user: bool,
     in_flight: Option<nested::InFlight>,
-    /// A fault was forgotten since the last block: check again at the next (see nested.rs).
+    /// A fault was forgotten since the last block: clear again at the next (see nested.rs).
     recheck_in_flight: bool,
 }
 
@@ -509,26 +509,57 @@ impl X86Machine {
         set_control_registers(&mut self.uc)?;
         // The first entry to user mode goes through an `iret` from ring 0; afterwards the CPU
         // stays in ring 3 and switches are register writes.
-        let (begin, until) = {
-            let st = self.uc.get_data();
-            let until = st.kva(st.ram.base().0 + BACKEND_OFFSET + 0xff0);
-            if st.entered_user {
-                let t = st.thread.and_then(|t| st.kernel.tcb(t)).map(|t| t.context.get(st.mode.abi().pc));
-                (t.unwrap_or(0), until)
-            } else {
-                (st.kva(st.ram.base().0 + TRAMPOLINE_OFF), until)
+        loop {
+            let (begin, until) = {
+                let st = self.uc.get_data();
+                let until = st.kva(st.ram.base().0 + BACKEND_OFFSET + 0xff0);
+                if st.entered_user {
+                    let t = st.thread.and_then(|t| st.kernel.tcb(t)).map(|t| t.context.get(st.mode.abi().pc));
+                    (t.unwrap_or(0), until)
+                } else {
+                    (st.kva(st.ram.base().0 + TRAMPOLINE_OFF), until)
+                }
+            };
+            if !self.uc.get_data().entered_user {
+                enter_user_frame(&mut self.uc)?;
             }
-        };
-        if !self.uc.get_data().entered_user {
-            enter_user_frame(&mut self.uc)?;
-        }
-        let r = self.uc.emu_start(begin, until, 0, 0);
-        if let Some(exit) = self.uc.get_data_mut().stop.take() {
-            return Ok(exit);
-        }
-        match r {
-            Ok(()) => Ok(RunExit::Idle),
-            Err(err) => Err(X86Error::Emulator { what: "running guest code", err }),
+            // A run stopped inside a fault hook (the kernel went idle) leaves the CPU at the
+            // faulting instruction, which QEMU may fault on again before it stops: nothing may be
+            // in flight when user code starts again (nested.rs).
+            if let Some(mut f) = self.uc.get_data_mut().in_flight.take() {
+                f.clear(&self.uc);
+                self.uc.get_data_mut().in_flight = Some(f);
+            }
+            let r = self.uc.emu_start(begin, until, 0, 0);
+            if let Some(exit) = self.uc.get_data_mut().stop.take() {
+                return Ok(exit);
+            }
+            match r {
+                Err(err) => return Err(X86Error::Emulator { what: "running guest code", err }),
+                Ok(()) if self.uc.get_data().thread.is_none() => return Ok(RunExit::Idle),
+                Ok(()) => {
+                    // The emulator stopped by itself while a thread ran: the thread reached the
+                    // exit address (it jumped into the kernel window), or the CPU shut down (a
+                    // QEMU triple fault, from an exception it still held as in flight; see
+                    // nested.rs). Either is a fault of that thread, which the kernel takes;
+                    // then the run goes on.
+                    let pc_reg = if self.uc.get_data().mode == X86Mode::X86_64 {
+                        RegisterX86::RIP
+                    } else {
+                        RegisterX86::EIP
+                    };
+                    let pc = self.uc.reg_read(pc_reg).unwrap_or(0);
+                    let event = if pc == until {
+                        Event::VmFault { addr: pc, instruction: true, write: false, fsr: 0x15 }
+                    } else {
+                        Event::UserException { number: 8, code: 0 }
+                    };
+                    let r = enter_kernel(&mut self.uc, event, pc);
+                    if let Some(exit) = apply(&mut self.uc, r) {
+                        return Ok(exit);
+                    }
+                }
+            }
         }
     }
 }

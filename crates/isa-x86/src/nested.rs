@@ -12,6 +12,12 @@
 //! offset is found at the first fault by comparison with a context saved at start-up, where it
 //! is -1 (no exception in flight): the one word that was -1 then and holds the fault's vector now.
 //! After each handled fault that word is set back to -1.
+//!
+//! That is not enough on its own: when the kernel goes idle inside a fault hook, no thread's
+//! registers are loaded, and before the emulator stops QEMU executes the faulting instruction
+//! again and sets the word anew (found by the random-code fuzzer, `fuzz-instructions`). So the
+//! word is also cleared ([`InFlight::clear`]) before every `emu_start` and at the first block
+//! after a handled fault: user code never starts with an exception in flight.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
@@ -112,10 +118,8 @@ impl InFlight {
 }
 
 impl InFlight {
-    /// Marks no exception as in flight, whatever QEMU holds (once the word is known): for the
-    /// first block after a handled fault, since QEMU sets the word again after some faults
-    /// once the interrupt hook has returned (seen with faults of random code). Does nothing
-    /// before the word is known.
+    /// Marks no exception as in flight, whatever QEMU holds (once the word is known): before
+    /// user code starts again (see the module note). Does nothing before the word is known.
     pub(crate) fn clear<D>(&mut self, uc: &Unicorn<'_, D>) {
         let Some(off) = self.offset.filter(|_| !self.unidentified) else { return };
         let Ok(data) = Self::save(self.ctx, self.total, uc) else { return };
