@@ -234,8 +234,9 @@ fn a_fuzzer_run_is_deterministic() {
 /// where it was not).
 #[test]
 fn random_machine_code_never_fails_the_host() {
+    let seeds = std::env::var("L4SIM_FUZZ_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2u64);
     for (arch, uarch) in [("armv7", "cortex-a9"), ("x86_64", "haswell")] {
-        for seed in 1..=2u64 {
+        for seed in 1..=seeds {
             let mut cfg = SystemConfig::builtin(arch, uarch, "sel4").unwrap();
             cfg.check_invariants = true;
             let mut sys = System::new(cfg).unwrap();
