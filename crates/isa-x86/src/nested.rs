@@ -17,7 +17,9 @@
 //! registers are loaded, and before the emulator stops QEMU executes the faulting instruction
 //! again and sets the word anew (found by the random-code fuzzer, `fuzz-instructions`). So the
 //! word is also cleared ([`InFlight::clear`]) before every `emu_start` and at the first block
-//! after a handled fault: user code never starts with an exception in flight.
+//! after a handled fault: user code never starts with an exception in flight. Until the word is
+//! found, a stale one can still turn a thread's fault into a double fault; that double fault is
+//! then used to find the word, and the instruction is run again to raise its own fault.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
@@ -118,6 +120,11 @@ impl InFlight {
 }
 
 impl InFlight {
+    /// Whether the `old_exception` word has been found (by an earlier fault).
+    pub(crate) fn known(&self) -> bool {
+        self.offset.is_some() && !self.unidentified
+    }
+
     /// Marks no exception as in flight, whatever QEMU holds (once the word is known): before
     /// user code starts again (see the module note). Does nothing before the word is known.
     pub(crate) fn clear<D>(&mut self, uc: &Unicorn<'_, D>) {
