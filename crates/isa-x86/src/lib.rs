@@ -512,11 +512,16 @@ impl X86Machine {
         set_control_registers(&mut self.uc)?;
         // The first entry to user mode goes through an `iret` from ring 0; afterwards the CPU
         // stays in ring 3 and switches are register writes.
+        // Where to go on after a CPU shutdown that is run again (the thread's registers are in
+        // the CPU, not in its saved context).
+        let mut again_at: Option<u64> = None;
         loop {
             let (begin, until) = {
                 let st = self.uc.get_data();
                 let until = st.kva(st.ram.base().0 + BACKEND_OFFSET + 0xff0);
-                if st.entered_user {
+                if let Some(pc) = again_at.take() {
+                    (pc, until)
+                } else if st.entered_user {
                     let t = st.thread.and_then(|t| st.kernel.tcb(t)).map(|t| t.context.get(st.mode.abi().pc));
                     (t.unwrap_or(0), until)
                 } else {
@@ -557,6 +562,22 @@ impl X86Machine {
                     } else {
                         Event::UserException { number: 8, code: 0 }
                     };
+                    // The shutdown leaves a double fault in flight: forget it (and anything else).
+                    // If that was stale (the word was not known before), run the instruction
+                    // again, once, for its own fault.
+                    if let Some(mut f) = self.uc.get_data_mut().in_flight.take() {
+                        let unknown = !f.known();
+                        f.forget(&self.uc, 8);
+                        f.clear(&self.uc);
+                        let retry = unknown && f.known() && pc != until;
+                        let st = self.uc.get_data_mut();
+                        st.in_flight = Some(f);
+                        if retry && st.double_fault_retry != Some(pc) {
+                            st.double_fault_retry = Some(pc);
+                            again_at = Some(pc);
+                            continue;
+                        }
+                    }
                     let r = enter_kernel(&mut self.uc, event, pc);
                     if let Some(exit) = apply(&mut self.uc, r) {
                         return Ok(exit);

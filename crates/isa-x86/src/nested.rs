@@ -30,6 +30,10 @@ extern "C" {
     fn uc_context_size(uc: *mut uc_engine) -> usize;
 }
 
+/// Where `old_exception` lies in the CPU-state bytes of Unicorn 2.1.5's x86 context (checked
+/// against the fault's vector and the start-up context before it is used).
+const OLD_EXCEPTION_AT: usize = 5496;
+
 /// A raw Unicorn CPU context and what is known about the `old_exception` word in it.
 #[derive(Debug)]
 pub(crate) struct InFlight {
@@ -93,6 +97,13 @@ impl InFlight {
         let none = (-1i32).to_le_bytes();
         let baseline = &self.baseline;
         let offset = self.offset.or_else(|| {
+            // The word's place in this Unicorn build (2.1.5), which the search below finds when
+            // the first fault leaves it unique; tried first, as a double fault (the first fault
+            // some programs raise, after undefined instructions only) can leave it ambiguous.
+            let at = OLD_EXCEPTION_AT;
+            if data.get(at..at + 4) == Some(&want[..]) && baseline.get(at..at + 4) == Some(&none[..]) {
+                return Some(at);
+            }
             let mut hits = (0..data.len().min(baseline.len()).saturating_sub(3))
                 .step_by(4)
                 .filter(|&i| data[i..i + 4] == want && baseline[i..i + 4] == none);
