@@ -78,7 +78,7 @@ impl CurrentBlock {
     /// The simulated time at which the instruction at `pc` of this block started (the block keeps
     /// running: nothing is refunded). None if `pc` is not an instruction of this block.
     pub fn time_at(&self, blocks: &BlockCache, asid: u16, pc: u64) -> Option<simcore::Cycles> {
-        if pc < self.va || pc >= self.va + u64::from(self.size) {
+        if pc < self.va || pc >= self.va.saturating_add(u64::from(self.size)) {
             return None;
         }
         let b = blocks.get(self.va, asid, self.size)?;
@@ -98,7 +98,7 @@ impl CurrentBlock {
         cost: &mut simcore::CostModel,
     ) -> Option<simcore::Cycles> {
         use simcore::{Category, Cycles};
-        if pc < self.va || pc >= self.va + u64::from(self.size) {
+        if pc < self.va || pc >= self.va.saturating_add(u64::from(self.size)) {
             return None;
         }
         let b = blocks.get(self.va, asid, self.size)?;

@@ -25,7 +25,7 @@ pub fn read_virt(kernel: &Kernel, ram: &ram::Ram, vs: VSpaceId, va: u64, len: us
         let tr = kernel.translate(vs, a)?;
         let n = ((4096 - (a & 0xfff)) as usize).min(len - out.len());
         out.extend_from_slice(ram.read(tr.paddr, n)?);
-        a += n as u64;
+        a = a.checked_add(n as u64)?;
     }
     Some(out)
 }

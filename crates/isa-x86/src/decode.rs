@@ -72,10 +72,14 @@ impl Decoder {
         Some(writes_memory(insn.mnemonic().unwrap_or(""), insn.op_str().unwrap_or("")))
     }
 
-    /// Prices the block of `bytes` at `va`; RDTSC is priced as the profile's counter read.
+    /// Prices the block of `bytes` at `va`; RDTSC is priced as the profile's counter read. Bytes
+    /// the disassembler cannot read (encodings the emulator executes but capstone does not
+    /// decode) are priced as one ALU instruction, so that no block runs in no time (a `rep`
+    /// loop of such a block would otherwise never let time, and the timer, advance).
     pub fn price(&self, cost: &CostModel, va: u64, asid: u16, pa: PAddr, bytes: &[u8]) -> BlockInfo {
         let mut total = 0.0;
         let mut prefix = Vec::new();
+        let mut decoded = 0usize;
         if let Ok(insns) = self.cs.disasm_all(bytes, va) {
             for insn in insns.iter() {
                 prefix.push(((insn.address() - va) as u32, total));
@@ -85,7 +89,12 @@ impl Decoder {
                 } else {
                     cost.price_class(classify(m, insn.op_str().unwrap_or("")))
                 };
+                decoded = (insn.address() - va) as usize + insn.bytes().len();
             }
+        }
+        if decoded < bytes.len() {
+            prefix.push((decoded as u32, total));
+            total += cost.price_class(InsnClass::Alu);
         }
         prefix.push((bytes.len() as u32, total));
         BlockInfo { va, asid, size: bytes.len() as u32, pa, cost: total, prefix }

@@ -326,6 +326,8 @@ struct State {
     recheck_in_flight: bool,
     /// The PC of a double fault run again to raise its own fault (see `on_interrupt`).
     double_fault_retry: Option<u64>,
+    /// The fraction of a cycle user blocks have cost beyond the whole cycles charged.
+    user_fraction: f64,
 }
 
 /// An x86 machine: the emulator, its RAM and the kernel.
@@ -398,6 +400,7 @@ impl X86Machine {
             in_flight: None,
             recheck_in_flight: false,
             double_fault_retry: None,
+            user_fraction: 0.0,
         };
         let umode = match mode {
             X86Mode::Ia32 => Mode::MODE_32,
@@ -1073,7 +1076,7 @@ fn on_invalid(uc: &mut Unicorn<'_, State>) -> bool {
 fn page_fault(st: &State, addr: u64, pc: u64) -> Event {
     let mapping = st.vspace.and_then(|vs| st.kernel.translate(vs, addr));
     // A fetch fault is at the instruction's own bytes, on a page it cannot execute from.
-    let fetch = addr >= pc && addr < pc + 16 && !mapping.is_some_and(|m| m.user && m.rights.exec);
+    let fetch = addr >= pc && addr - pc < 16 && !mapping.is_some_and(|m| m.user && m.rights.exec);
     let write = !fetch
         && st.vspace.is_some_and(|vs| {
             let bytes = isa_common::read_virt(&st.kernel, &st.ram, vs, pc, 16).or_else(|| {
@@ -1139,9 +1142,14 @@ fn on_block(uc: &mut Unicorn<'_, State>, va: u64, size: u32) {
         }
     };
     st.kernel.user_fetch(vs, VAddr(va), pa, u64::from(size));
+    // Whole cycles are charged and the fraction carried to the next block, so that a loop of
+    // blocks cheaper than half a cycle still takes time (rounding each would charge none).
+    let exact = cost + st.user_fraction;
+    let whole = exact.floor();
+    st.user_fraction = exact - whole;
     let cm = st.kernel.cost_mut();
     st.block = CurrentBlock { va, size, exec_start: cm.now() };
-    cm.charge_as(Category::User, Cycles::from_f64(cost), || format!("user block at {va:#x} ({size} bytes)"));
+    cm.charge_as(Category::User, Cycles(whole as u64), || format!("user block at {va:#x} ({size} bytes)"));
     if cm.now() >= st.cycle_limit {
         st.stop = Some(RunExit::CycleLimit);
         let _ = uc.emu_stop();
