@@ -1,7 +1,7 @@
 //! Priced basic blocks and their cache, shared by the ISA backends: a block is decoded and priced
 //! once, then charged whole each time it starts; a trap in its middle refunds the rest.
 
-use simcore::PAddr;
+use simcore::{Cycles, PAddr};
 
 /// A priced basic block.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,5 +109,23 @@ impl CurrentBlock {
         // Left: a second exit must not refund again.
         self.size = 0;
         Some(self.exec_start + before)
+    }
+}
+
+/// The cycles user blocks cost, charged in whole cycles with the fraction carried to the next
+/// block: a loop of blocks cheaper than half a cycle each still takes time (rounding each block
+/// would charge none, and simulated time, with the timer, would stand still).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UserCycles {
+    fraction: f64,
+}
+
+impl UserCycles {
+    /// Adds a block of `cost` cycles; returns the whole cycles to charge now.
+    pub fn add(&mut self, cost: f64) -> Cycles {
+        let exact = cost.max(0.0) + self.fraction;
+        let whole = exact.floor();
+        self.fraction = exact - whole;
+        Cycles(whole as u64)
     }
 }

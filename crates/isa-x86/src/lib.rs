@@ -326,8 +326,8 @@ struct State {
     recheck_in_flight: bool,
     /// The PC of a double fault run again to raise its own fault (see `on_interrupt`).
     double_fault_retry: Option<u64>,
-    /// The fraction of a cycle user blocks have cost beyond the whole cycles charged.
-    user_fraction: f64,
+    /// User blocks' cycles, with the fraction not yet charged.
+    user_cycles: isa_common::block::UserCycles,
 }
 
 /// An x86 machine: the emulator, its RAM and the kernel.
@@ -400,7 +400,7 @@ impl X86Machine {
             in_flight: None,
             recheck_in_flight: false,
             double_fault_retry: None,
-            user_fraction: 0.0,
+            user_cycles: Default::default(),
         };
         let umode = match mode {
             X86Mode::Ia32 => Mode::MODE_32,
@@ -1142,14 +1142,10 @@ fn on_block(uc: &mut Unicorn<'_, State>, va: u64, size: u32) {
         }
     };
     st.kernel.user_fetch(vs, VAddr(va), pa, u64::from(size));
-    // Whole cycles are charged and the fraction carried to the next block, so that a loop of
-    // blocks cheaper than half a cycle still takes time (rounding each would charge none).
-    let exact = cost + st.user_fraction;
-    let whole = exact.floor();
-    st.user_fraction = exact - whole;
+    let whole = st.user_cycles.add(cost);
     let cm = st.kernel.cost_mut();
     st.block = CurrentBlock { va, size, exec_start: cm.now() };
-    cm.charge_as(Category::User, Cycles(whole as u64), || format!("user block at {va:#x} ({size} bytes)"));
+    cm.charge_as(Category::User, whole, || format!("user block at {va:#x} ({size} bytes)"));
     if cm.now() >= st.cycle_limit {
         st.stop = Some(RunExit::CycleLimit);
         let _ = uc.emu_stop();
